@@ -1,0 +1,5 @@
+export { createTestDatabase, databaseUrlFor, type TestDatabase } from "./database.ts";
+export { testEnv } from "./env.ts";
+export { uniqueName } from "./names.ts";
+export { closedPort } from "./ports.ts";
+export { waitFor } from "./wait.ts";
