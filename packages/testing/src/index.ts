@@ -2,4 +2,5 @@ export { createTestDatabase, databaseUrlFor, type TestDatabase } from "./databas
 export { testEnv } from "./env.ts";
 export { uniqueName } from "./names.ts";
 export { closedPort } from "./ports.ts";
+export { TcpProxy } from "./tcp-proxy.ts";
 export { waitFor } from "./wait.ts";

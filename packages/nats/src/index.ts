@@ -1,0 +1,2 @@
+export { backoffDelay } from "./backoff.ts";
+export { NatsClient, type NatsClientOptions, type NatsConfig } from "./nats-client.ts";

@@ -1,0 +1,18 @@
+/**
+ * Generated protobuf code of Kindred's public API (`proto/kindred/<domain>/v1`), one namespace
+ * per package so that names stay unambiguous (`contentV1.Response` is not the fetch Response).
+ * Each namespace is also a subpath export, e.g. `@kindred/proto/identity/v1`.
+ */
+export * as circlesV1 from "./circles-v1.ts";
+export * as contentV1 from "./content-v1.ts";
+export * as identityV1 from "./identity-v1.ts";
+export * as moderationV1 from "./moderation-v1.ts";
+export * as notifierV1 from "./notifier-v1.ts";
+export {
+  type Deployable,
+  deployableForService,
+  type PublicService,
+  publicServices,
+  servicesByDeployable,
+} from "./public-services.ts";
+export * as realtimeV1 from "./realtime-v1.ts";

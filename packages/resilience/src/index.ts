@@ -1,0 +1,10 @@
+export { abandonOnAbort } from "./abandon-on-abort.ts";
+export { HealthCheckError, rootCauseMessage } from "./health-check-error.ts";
+export type { Logger } from "./logger.ts";
+export {
+  type CircuitStateName,
+  createResiliencePolicy,
+  type ExecuteOptions,
+  type ResiliencePolicy,
+  type ResiliencePolicyOptions,
+} from "./policy.ts";

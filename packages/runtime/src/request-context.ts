@@ -1,0 +1,32 @@
+import { randomUUID } from "node:crypto";
+import type { Interceptor } from "@connectrpc/connect";
+import { withLogContext } from "@kindred/logging";
+
+export const requestIdHeader = "x-request-id";
+export const correlationIdHeader = "x-correlation-id";
+
+const safeId = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A caller's id when it is well-formed, else a fresh one: ids end up in logs and headers. */
+export function acceptId(value: string | null | undefined): string | undefined {
+  return value !== null && value !== undefined && safeId.test(value) ? value : undefined;
+}
+
+/**
+ * Gives every RPC a request id (the caller's `x-request-id`, or a new one) and a correlation id
+ * (the caller's `x-correlation-id`, or the request id), returns the request id in the response
+ * header, and attaches both to every log line written while handling the call.
+ */
+export function requestContextInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    const requestId = acceptId(req.header.get(requestIdHeader)) ?? randomUUID();
+    const correlationId = acceptId(req.header.get(correlationIdHeader)) ?? requestId;
+    req.header.set(requestIdHeader, requestId);
+    req.header.set(correlationIdHeader, correlationId);
+    return withLogContext({ requestId, correlationId }, async () => {
+      const res = await next(req);
+      res.header.set(requestIdHeader, requestId);
+      return res;
+    });
+  };
+}

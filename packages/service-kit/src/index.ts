@@ -1,0 +1,4 @@
+export { databaseCommands, runMigrateCommand } from "./migrate-command.ts";
+export { migrateDatabase, migrateOnStart } from "./migrate-on-start.ts";
+export { ServiceKit } from "./service-kit.ts";
+export { clientFor, connectErrorOf, startReady, testServiceEnv } from "./test-host.ts";

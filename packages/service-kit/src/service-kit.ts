@@ -1,0 +1,112 @@
+import type {
+  DatabaseSettings,
+  NatsSettings,
+  RedisSettings,
+  ServerSettings,
+} from "@kindred/config";
+import { Database, type MigrationList } from "@kindred/database";
+import type { Logger } from "@kindred/logging";
+import { NatsClient } from "@kindred/nats";
+import { RedisClient } from "@kindred/redis";
+import {
+  type BaseDependencies,
+  createBaseDependencies,
+  type HealthCheck,
+  Lifecycle,
+  ServiceHost,
+  type ServiceHostOptions,
+} from "@kindred/runtime";
+import type { ServiceMetrics } from "@kindred/telemetry";
+import { migrateOnStart } from "./migrate-on-start.ts";
+
+/**
+ * What each service's composition root uses to build its infrastructure the same way: every
+ * client it creates gets its readiness check and its place in the stop order (reverse of
+ * creation), and none of them waits for its dependency at start.
+ */
+export class ServiceKit {
+  readonly settings: ServerSettings;
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly lifecycle: Lifecycle;
+  readonly checks: HealthCheck[] = [];
+
+  constructor(settings: ServerSettings, overrides: Partial<BaseDependencies> = {}) {
+    const base = createBaseDependencies(settings, overrides);
+    this.settings = settings;
+    this.logger = base.logger;
+    this.metrics = base.metrics;
+    this.lifecycle = new Lifecycle(base.logger);
+    this.lifecycle.use("tracing", base.tracing);
+  }
+
+  /** This service's own database, migrated at start when the settings say so. */
+  postgres<DB>(settings: DatabaseSettings, migrations: MigrationList): Database<DB> {
+    const db = this.lifecycle.use(
+      "postgres",
+      Database.create<DB>(
+        {
+          url: settings.url,
+          ...(settings.password === undefined ? {} : { password: settings.password }),
+          poolMax: settings.poolMax,
+          connectTimeoutMs: settings.connectTimeoutMs,
+          statementTimeoutMs: settings.statementTimeoutMs,
+          idleTimeoutMs: settings.idleTimeoutMs,
+          applicationName: settings.applicationName,
+        },
+        { logger: this.logger },
+      ),
+    );
+    this.checks.push({ name: "postgres", check: (signal) => db.healthCheck(signal) });
+    if (settings.migrateOnStart) {
+      this.checks.push(
+        migrateOnStart(this.lifecycle, settings, db as Database<unknown>, migrations, this.logger),
+      );
+    }
+    return db;
+  }
+
+  nats(settings: NatsSettings): NatsClient {
+    const nats = this.lifecycle.use(
+      "nats",
+      new NatsClient(settings, {
+        name: `kindred-${this.settings.name}`,
+        logger: this.logger,
+      }),
+    );
+    this.lifecycle.add("nats-connect", () => nats.start());
+    this.checks.push({ name: "nats", check: (signal) => nats.healthCheck(signal) });
+    return nats;
+  }
+
+  redis(settings: RedisSettings): RedisClient {
+    const redis = this.lifecycle.use(
+      "redis",
+      RedisClient.create(
+        {
+          url: settings.url,
+          ...(settings.password === undefined ? {} : { password: settings.password }),
+          connectTimeoutMs: settings.connectTimeoutMs,
+          commandTimeoutMs: settings.commandTimeoutMs,
+        },
+        { logger: this.logger },
+      ),
+    );
+    this.checks.push({ name: "redis", check: (signal) => redis.healthCheck(signal) });
+    return redis;
+  }
+
+  /** The service's host, with every check and stop step registered so far. */
+  host(
+    options: Omit<ServiceHostOptions, "settings" | "logger" | "metrics" | "lifecycle"> = {},
+  ): ServiceHost {
+    return new ServiceHost({
+      ...options,
+      settings: this.settings,
+      logger: this.logger,
+      metrics: this.metrics,
+      lifecycle: this.lifecycle,
+      checks: [...this.checks, ...(options.checks ?? [])],
+    });
+  }
+}

@@ -1,0 +1,23 @@
+/** The seven deployables as `npm start` runs them, with their default ports. */
+export interface ServiceSpec {
+  name: string;
+  /** The variable that sets the main port. */
+  portVariable: string;
+  port: number;
+  healthPort: number;
+  /** Owns a database (and so has a `migrate` command). */
+  database: boolean;
+}
+
+export const services: readonly ServiceSpec[] = [
+  { name: "identity", portVariable: "PORT", port: 8081, healthPort: 9081, database: true },
+  { name: "circles", portVariable: "PORT", port: 8082, healthPort: 9082, database: true },
+  { name: "content", portVariable: "PORT", port: 8083, healthPort: 9083, database: true },
+  { name: "moderation", portVariable: "PORT", port: 8084, healthPort: 9084, database: true },
+  { name: "realtime", portVariable: "PORT", port: 8085, healthPort: 9085, database: false },
+  { name: "notifier", portVariable: "PORT", port: 8086, healthPort: 9086, database: true },
+  { name: "gateway", portVariable: "GATEWAY_PORT", port: 8080, healthPort: 9080, database: false },
+];
+
+/** The gateway's variable for an upstream's URL: `IDENTITY_URL`, … */
+export const upstreamVariable = (name: string) => `${name.toUpperCase()}_URL`;

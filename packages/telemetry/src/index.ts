@@ -1,0 +1,2 @@
+export { createServiceMetrics, type ServiceMetrics } from "./metrics.ts";
+export { startTracing, type TracingOptions } from "./tracing.ts";

@@ -1,0 +1,119 @@
+import { randomUUID } from "node:crypto";
+import { Agent, type IncomingMessage, request, type ServerResponse } from "node:http";
+import type { Logger } from "@kindred/logging";
+import {
+  acceptId,
+  correlationIdHeader,
+  type RequestHandler,
+  requestIdHeader,
+} from "@kindred/runtime";
+
+/** Headers that describe one connection, not the request (RFC 9110 §7.6.1). */
+const hopByHop = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "trailer",
+  "proxy-authorization",
+  "proxy-authenticate",
+]);
+
+export interface ProxyOptions {
+  /** `kindred.identity.v1.AuthService` → `identity`. */
+  routes: ReadonlyMap<string, string>;
+  /** `identity` → `http://127.0.0.1:8081`. */
+  upstreams: ReadonlyMap<string, string>;
+  logger: Logger;
+  /** A caller's deadline is capped to this; calls without one get it. */
+  maxTimeoutMs: number;
+}
+
+/** A Connect-protocol error body (the unary JSON form, which every Connect client reads). */
+function connectError(res: ServerResponse, status: number, code: string, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ code, message });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** The capped deadline in ms from `connect-timeout-ms` (Connect) or the default. */
+function deadlineOf(req: IncomingMessage, maxMs: number): number {
+  const asked = Number(req.headers["connect-timeout-ms"]);
+  return Number.isFinite(asked) && asked > 0 ? Math.min(asked, maxMs) : maxMs;
+}
+
+/**
+ * Forwards each RPC to the service that owns it, streaming both ways, with the caller's
+ * deadline (capped), a request id and a correlation id. An unknown service is `not_found`
+ * here; an owner that cannot be reached is `unavailable`, and its address never reaches the
+ * client.
+ */
+export function createProxy(options: ProxyOptions): RequestHandler {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  return (req, res) => {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const service = path.split("/")[1] ?? "";
+    const owner = options.routes.get(service);
+    const base = owner === undefined ? undefined : options.upstreams.get(owner);
+    if (owner === undefined || base === undefined) {
+      connectError(res, 404, "not_found", `no such service: ${service || path}`);
+      return;
+    }
+    const requestId = acceptId(req.headers[requestIdHeader] as string | undefined) ?? randomUUID();
+    const correlationId =
+      acceptId(req.headers[correlationIdHeader] as string | undefined) ?? requestId;
+    const timeoutMs = deadlineOf(req, options.maxTimeoutMs);
+
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined && !hopByHop.has(name)) headers[name] = value;
+    }
+    headers[requestIdHeader] = requestId;
+    headers[correlationIdHeader] = correlationId;
+    headers["connect-timeout-ms"] = String(timeoutMs);
+    const forwardedFor = req.headers["x-forwarded-for"];
+    headers["x-forwarded-for"] = [forwardedFor, req.socket.remoteAddress]
+      .filter(Boolean)
+      .join(", ");
+
+    const target = new URL(req.url ?? "/", base);
+    const upstream = request(target, {
+      method: req.method,
+      headers,
+      agent,
+      signal: AbortSignal.timeout(timeoutMs + 1_000),
+    });
+    upstream.on("response", (answer) => {
+      const out: Record<string, string | string[]> = {};
+      for (const [name, value] of Object.entries(answer.headers)) {
+        if (value !== undefined && !hopByHop.has(name)) out[name] = value;
+      }
+      out[requestIdHeader] = requestId;
+      res.writeHead(answer.statusCode ?? 502, out);
+      answer.pipe(res);
+    });
+    upstream.on("error", (err) => {
+      const timedOut = err.name === "AbortError" || err.name === "TimeoutError";
+      options.logger.warn(
+        { err, upstream: owner, requestId, correlationId, path },
+        timedOut ? "upstream deadline exceeded" : "upstream unreachable",
+      );
+      if (timedOut) connectError(res, 504, "deadline_exceeded", "the request took too long");
+      else
+        connectError(res, 503, "unavailable", `the ${owner} service is unavailable, retry later`);
+    });
+    res.on("close", () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  };
+}

@@ -1,0 +1,13 @@
+import { loadServiceConfig } from "@kindred/config";
+
+export function loadNotifierConfig(vars: Readonly<Record<string, string | undefined>>) {
+  return loadServiceConfig(
+    {
+      defaults: { name: "notifier", port: 8086, healthPort: 9086 },
+      uses: { database: true, nats: true },
+    },
+    vars,
+  );
+}
+
+export type NotifierConfig = ReturnType<typeof loadNotifierConfig>;
