@@ -21,8 +21,6 @@ describe("ServiceKit readiness", () => {
     await using db = await createTestDatabase("kit");
     await using pgProxy = await TcpProxy.create(testEnv.databaseUrl);
     await using natsProxy = await TcpProxy.create(testEnv.natsUrl.replace(/^nats:/, "tcp:"));
-    await pgProxy.close();
-    await natsProxy.close();
 
     const server = new URL(db.serverUrl);
     server.port = String(pgProxy.port);
