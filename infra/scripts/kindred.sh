@@ -153,7 +153,16 @@ case "${1:-}" in
     bash infra/scripts/proto.sh check
     build
     say "unit and integration tests"
-    pnpm exec turbo run test --concurrency=2 --output-logs=full
+    results="$(mktemp)"
+    pnpm exec turbo run test --concurrency=2 --output-logs=full | tee "$results"
+    # One closing line for the whole suite, summed over every package's Vitest run.
+    sed 's/\x1b\[[0-9;]*m//g' "$results" | awk '
+      /Tests +[0-9]/ { for (i = 1; i <= NF; i++) {
+        if ($(i + 1) ~ /^passed/) passed += $i
+        if ($(i + 1) ~ /^failed/) failed += $i
+        if ($(i + 1) ~ /^skipped/) skipped += $i } }
+      END { printf "tests: %d passed, %d failed%s\n", passed, failed, skipped ? ", " skipped " skipped" : "" }'
+    rm -f "$results"
     say "all checks passed"
     ;;
   migrate)

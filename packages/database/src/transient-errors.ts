@@ -1,3 +1,5 @@
+import { isNetworkErrorCode } from "@kindred/resilience";
+
 /**
  * Which PostgreSQL failures are worth another try, and which of those mean the server is
  * unreachable (for the circuit breaker). Everything else (constraint violations, syntax errors,
@@ -18,18 +20,6 @@ const outageCodes = new Set([
   "53300", // too_many_connections
 ]);
 
-/** Socket-level failures from Node's net/dns modules. */
-const networkCodes = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-]);
-
 /** Errors pg and pg-pool raise without a code when a connection dies or cannot be had. */
 const connectionMessages = [
   "Connection terminated",
@@ -44,7 +34,7 @@ export function isPostgresOutage(err: unknown): boolean {
   if (err instanceof AggregateError && err.errors.some(isPostgresOutage)) return true;
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string") {
-    if (outageCodes.has(code) || networkCodes.has(code)) return true;
+    if (outageCodes.has(code) || isNetworkErrorCode(code)) return true;
     if (code.startsWith("08")) return true; // class 08: connection exception
   }
   return connectionMessages.some((message) => err.message.startsWith(message));

@@ -1,3 +1,4 @@
+import { isNetworkErrorCode } from "@kindred/resilience";
 /**
  * Which Redis failures are worth another try: the connection is down or going down, or the
  * server is temporarily unable to serve (loading, failover). For Redis these are also exactly
@@ -13,17 +14,6 @@ export class RedisNotConnectedError extends Error {
     super(`redis is not connected (${status})`, { cause });
   }
 }
-
-const networkCodes = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-]);
 
 /** Messages ioredis rejects commands with when the connection is unusable. */
 const clientMessages = [
@@ -51,7 +41,7 @@ export function isTransientRedisError(err: unknown): boolean {
   if (err instanceof AggregateError && err.errors.some(isTransientRedisError)) return true;
   if (err.name === "MaxRetriesPerRequestError") return true;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === "string" && networkCodes.has(code)) return true;
+  if (isNetworkErrorCode(code)) return true;
   return (
     clientMessages.some((message) => err.message.startsWith(message)) ||
     serverReplyPrefixes.some((prefix) => err.message.startsWith(prefix))

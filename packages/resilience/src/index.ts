@@ -1,6 +1,7 @@
 export { abandonOnAbort } from "./abandon-on-abort.ts";
 export { HealthCheckError, rootCauseMessage } from "./health-check-error.ts";
 export type { Logger } from "./logger.ts";
+export { isNetworkErrorCode } from "./network-errors.ts";
 export {
   type CircuitStateName,
   createResiliencePolicy,

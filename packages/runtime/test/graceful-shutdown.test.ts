@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { StringValueSchema } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { canConnect } from "@kindred/testing";
 import { describe, expect, it } from "vitest";
 import { TestService } from "./fixtures/test-service.ts";
 
@@ -39,15 +39,11 @@ async function serving(lines: Record<string, unknown>[], child: ChildProcess): P
   }
 }
 
-function tryConnect(port: number): Promise<"connected" | "refused"> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve("connected");
-    });
-    socket.once("error", () => resolve("refused"));
-  });
+function slowClient(port: number) {
+  return createClient(
+    TestService,
+    createConnectTransport({ baseUrl: `http://127.0.0.1:${port}`, httpVersion: "1.1" }),
+  ) as unknown as { slow(req: unknown): Promise<{ value: string }> };
 }
 
 describe("graceful shutdown", () => {
@@ -55,21 +51,15 @@ describe("graceful shutdown", () => {
     const { child, lines, stderr } = startFixture({ SLOW_MS: "1500", SHUTDOWN_TIMEOUT_MS: "5000" });
     const exited = once(child, "exit");
     const port = await serving(lines, child);
-    const client = createClient(
-      TestService,
-      createConnectTransport({ baseUrl: `http://127.0.0.1:${port}`, httpVersion: "1.1" }),
-    ) as unknown as { slow(req: unknown): Promise<{ value: string }> };
+    const client = slowClient(port);
 
     const inFlight = client.slow({ $typeName: StringValueSchema.typeName, value: "req" });
-    while (!lines.some((l) => l.msg === "request" || l.msg === "serving")) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
     await new Promise((r) => setTimeout(r, 200)); // let the request reach the handler
     const signalledAt = Date.now();
     child.kill("SIGTERM");
     while (!lines.some((l) => l.msg === "draining")) await new Promise((r) => setTimeout(r, 10));
 
-    expect(await tryConnect(port)).toBe("refused");
+    expect(await canConnect(port)).toBe(false);
     expect((await inFlight).value).toBe("slow req");
     const [code, signal] = await exited;
     expect({ code, signal }).toEqual({ code: 0, signal: null });
@@ -84,10 +74,7 @@ describe("graceful shutdown", () => {
     const { child, lines } = startFixture({ SLOW_MS: "20000", SHUTDOWN_TIMEOUT_MS: "500" });
     const exited = once(child, "exit");
     const port = await serving(lines, child);
-    const client = createClient(
-      TestService,
-      createConnectTransport({ baseUrl: `http://127.0.0.1:${port}`, httpVersion: "1.1" }),
-    ) as unknown as { slow(req: unknown): Promise<{ value: string }> };
+    const client = slowClient(port);
     const inFlight = client
       .slow({ $typeName: StringValueSchema.typeName, value: "req" })
       .catch((e) => e);

@@ -1,6 +1,7 @@
 export { createTestDatabase, databaseUrlFor, type TestDatabase } from "./database.ts";
 export { testEnv } from "./env.ts";
-export { uniqueName } from "./names.ts";
-export { closedPort } from "./ports.ts";
+export { uniqueName, uniqueStreamNames } from "./names.ts";
+export { canConnect, closedPort } from "./ports.ts";
+export { type LogEntry, recordingLogger } from "./recording-logger.ts";
 export { TcpProxy } from "./tcp-proxy.ts";
 export { waitFor } from "./wait.ts";

@@ -1,25 +1,15 @@
-import { connect } from "node:net";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import {
+  canConnect,
   closedPort,
   createTestDatabase,
   TcpProxy,
   testEnv,
   uniqueName,
+  uniqueStreamNames,
   waitFor,
 } from "../src/index.ts";
-
-function reach(port: number): Promise<"connected" | "refused"> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve("connected");
-    });
-    socket.once("error", () => resolve("refused"));
-  });
-}
 
 async function query(url: string, text: string) {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
@@ -36,6 +26,28 @@ describe("testing helpers", () => {
     const a = uniqueName("My-Test");
     expect(a).toMatch(/^my_test_[a-z0-9]+_[0-9a-f]{8}$/);
     expect(uniqueName("x")).not.toBe(uniqueName("x"));
+  });
+
+  it("makes JetStream names that NATS accepts and that never overlap", async () => {
+    const { jetstreamManager, StorageType } = await import("@nats-io/jetstream");
+    const { connect } = await import("@nats-io/transport-node");
+    const a = uniqueStreamNames("content");
+    const b = uniqueStreamNames("content");
+    expect(a.stream).toMatch(/^CONTENT_[A-Z0-9_]+$/);
+    expect(a.subjectPrefix.startsWith(b.subjectPrefix)).toBe(false);
+    const nc = await connect({ servers: testEnv.natsUrl });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({
+        name: a.stream,
+        subjects: [`${a.subjectPrefix}>`],
+        storage: StorageType.Memory,
+      });
+      expect((await jsm.streams.info(a.stream)).config.subjects).toEqual([`${a.subjectPrefix}>`]);
+      await jsm.streams.delete(a.stream);
+    } finally {
+      await nc.close();
+    }
   });
 
   it("creates a fresh database and drops it on dispose, even with a connection left open", async () => {
@@ -57,12 +69,12 @@ describe("testing helpers", () => {
   });
 
   it("gives a port nothing listens on", async () => {
-    expect(await reach(await closedPort())).toBe("refused");
+    expect(await canConnect(await closedPort())).toBe(false);
   });
 
   it("forwards to a real server while open and cuts connections when closed", async () => {
     await using proxy = await TcpProxy.create(testEnv.databaseUrl);
-    expect(await reach(proxy.port)).toBe("refused");
+    expect(await canConnect(proxy.port)).toBe(false);
     await proxy.open();
     const url = new URL(testEnv.databaseUrl);
     url.port = String(proxy.port);
@@ -74,7 +86,7 @@ describe("testing helpers", () => {
     await proxy.close();
     expect(proxy.isOpen).toBe(false);
     await ended;
-    expect(await reach(proxy.port)).toBe("refused");
+    expect(await canConnect(proxy.port)).toBe(false);
 
     await proxy.open();
     expect(await query(url.toString(), "select 2 as two")).toEqual([{ two: 2 }]);
