@@ -4,6 +4,7 @@
  * Each namespace is also a subpath export, e.g. `@kindred/proto/identity/v1`.
  */
 export * as circlesV1 from "./circles-v1.ts";
+export * as contentEventsV1 from "./content-events-v1.ts";
 export * as contentV1 from "./content-v1.ts";
 export * as identityV1 from "./identity-v1.ts";
 export * as moderationV1 from "./moderation-v1.ts";

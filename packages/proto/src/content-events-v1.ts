@@ -1,0 +1,2 @@
+/** `kindred.content.events.v1`: events the content service publishes (stream CONTENT). */
+export * from "./gen/kindred/content/events/v1/post_events_pb.ts";
