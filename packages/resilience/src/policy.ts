@@ -65,7 +65,11 @@ export interface ResiliencePolicy {
 
 /** Wraps an error that passed through the breaker without counting as a failure. */
 class PassedThrough {
-  constructor(readonly error: unknown) {}
+  readonly error: unknown;
+
+  constructor(error: unknown) {
+    this.error = error;
+  }
 }
 
 const stateNames: Record<CircuitState, CircuitStateName> = {

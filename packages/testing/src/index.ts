@@ -1,6 +1,7 @@
 export { createTestDatabase, databaseUrlFor, type TestDatabase } from "./database.ts";
 export { testEnv } from "./env.ts";
 export { uniqueName, uniqueStreamNames } from "./names.ts";
+export { TestNatsServer } from "./nats-server.ts";
 export { canConnect, closedPort } from "./ports.ts";
 export { type LogEntry, recordingLogger } from "./recording-logger.ts";
 export { TcpProxy } from "./tcp-proxy.ts";

@@ -1,0 +1,46 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+
+const fixture = fileURLToPath(new URL("./fixtures/backbone-process.ts", import.meta.url));
+
+/** Starts the relay or a consumer in its own process; resolves once it is running. */
+export async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--conditions=@kindred/source", fixture], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout?.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  const deadline = Date.now() + 15_000;
+  while (!out.includes('"msg":"started"')) {
+    if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error("worker did not start");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return child;
+}
+
+export async function kill(child: ChildProcess, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  await once(child, "exit");
+}
+
+/** Polls `probe` until `ok`; the tests' way to wait on other processes. */
+export async function until<T>(
+  probe: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (ok(v)) return v;
+    if (Date.now() > deadline)
+      throw new Error(`timed out; last value ${JSON.stringify(v).slice(0, 300)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
