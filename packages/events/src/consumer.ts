@@ -14,6 +14,7 @@ import {
   fromHeaders,
   MalformedEventError,
 } from "./metadata.ts";
+import { type EventNamespace, noNamespace, streamIn, subjectIn } from "./namespace.ts";
 
 interface Logger {
   debug(obj: object, msg?: string): void;
@@ -62,6 +63,8 @@ export interface ConsumerOptions {
   ackWaitMs?: number;
   /** Events handled at once (events of one aggregate are handled one after another). */
   concurrency?: number;
+  /** Where the stream and subjects live (tests); the spec names them without it. */
+  namespace?: EventNamespace;
 }
 
 interface ConsumerMetrics {
@@ -125,6 +128,7 @@ export class EventConsumer<Desc extends DescMessage> implements AsyncDisposable 
       backoff: { initialMs: 500, maxMs: 60_000 },
       ackWaitMs: 30_000,
       concurrency: 16,
+      namespace: noNamespace,
       ...options,
     };
     this.#metrics = metricsFor(options.registry);
@@ -134,12 +138,16 @@ export class EventConsumer<Desc extends DescMessage> implements AsyncDisposable 
     return this.#spec.name;
   }
 
+  get #stream(): string {
+    return streamIn(this.#options.namespace, this.#spec.stream);
+  }
+
   /** Creates or updates the durable consumer on the stream (idempotent). */
   async ensure(): Promise<void> {
     const jsm = await this.#options.nats.jetstreamManager();
     const config = {
       durable_name: this.#spec.name,
-      filter_subject: this.#spec.event.subject,
+      filter_subject: subjectIn(this.#options.namespace, this.#spec.event.subject),
       ack_policy: AckPolicy.Explicit,
       ack_wait: nanos(this.#options.ackWaitMs),
       // Redelivery is ours to bound (dead letters); JetStream would only stop delivering.
@@ -148,11 +156,11 @@ export class EventConsumer<Desc extends DescMessage> implements AsyncDisposable 
       max_ack_pending: this.#options.concurrency * 4,
     };
     try {
-      await jsm.consumers.info(this.#spec.stream, this.#spec.name);
-      await jsm.consumers.update(this.#spec.stream, this.#spec.name, config);
+      await jsm.consumers.info(this.#stream, this.#spec.name);
+      await jsm.consumers.update(this.#stream, this.#spec.name, config);
     } catch (err) {
       if (!/consumer not found/i.test(String(err))) throw err;
-      await jsm.consumers.add(this.#spec.stream, config);
+      await jsm.consumers.add(this.#stream, config);
     }
   }
 
@@ -168,7 +176,7 @@ export class EventConsumer<Desc extends DescMessage> implements AsyncDisposable 
         await this.ensure();
         const consumer = await this.#options.nats
           .jetstream()
-          .consumers.get(this.#spec.stream, this.#spec.name);
+          .consumers.get(this.#stream, this.#spec.name);
         const messages = await consumer.consume({ max_messages: this.#options.concurrency * 2 });
         this.#messages = messages;
         if (this.#stop.signal.aborted) messages.stop();

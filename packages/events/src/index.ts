@@ -25,6 +25,13 @@ export {
   toHeaders,
 } from "./metadata.ts";
 export { eventMigrations, outboxChannel } from "./migrations.ts";
+export {
+  type EventNamespace,
+  eventNamespace,
+  noNamespace,
+  streamIn,
+  subjectIn,
+} from "./namespace.ts";
 export { type EnqueueOptions, Outbox } from "./outbox.ts";
 export {
   type EventPublisher,

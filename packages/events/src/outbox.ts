@@ -5,6 +5,7 @@ import { sql, type Transaction } from "kysely";
 import type { EventType } from "./event-type.ts";
 import { newEventId } from "./ids.ts";
 import { type EventMetadata, toHeaders } from "./metadata.ts";
+import { type EventNamespace, noNamespace, subjectIn } from "./namespace.ts";
 
 export interface EnqueueOptions {
   /** Who did it: a user id, or `system:<component>`. */
@@ -22,9 +23,11 @@ export interface EnqueueOptions {
  */
 export class Outbox {
   readonly producer: string;
+  readonly namespace: EventNamespace;
 
-  constructor(producer: string) {
+  constructor(producer: string, namespace: EventNamespace = noNamespace) {
     this.producer = producer;
+    this.namespace = namespace;
   }
 
   /**
@@ -63,7 +66,7 @@ export class Outbox {
     await sql`select pg_advisory_xact_lock(hashtextextended(${aggregateKey}, 0))`.execute(trx);
     await sql`
       insert into event_outbox (id, aggregate_key, subject, headers, payload)
-      values (${id}, ${aggregateKey}, ${type.subject},
+      values (${id}, ${aggregateKey}, ${subjectIn(this.namespace, type.subject)},
               ${JSON.stringify(toHeaders(meta, type.schema.typeName))}, ${Buffer.from(payload)})`.execute(
       trx,
     );

@@ -6,6 +6,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
+import { type EventNamespace, noNamespace, streamIn, subjectIn } from "./namespace.ts";
 
 /** A stream a service owns, declared in code next to the events it publishes. */
 export interface StreamSpec {
@@ -23,15 +24,21 @@ export interface StreamSpec {
 }
 
 export interface TopologyOptions {
+  /** Tests' and shared development servers' prefix for stream names and subjects. */
+  namespace?: EventNamespace;
   /** 1 in development; 3 in production (ADR 8). */
   replicas: number;
   logger: { info(obj: object, msg?: string): void };
 }
 
-function configOf(spec: StreamSpec, replicas: number): Partial<StreamConfig> & { name: string } {
+function configOf(
+  spec: StreamSpec,
+  replicas: number,
+  ns: EventNamespace,
+): Partial<StreamConfig> & { name: string } {
   return {
-    name: spec.name,
-    subjects: spec.subjects,
+    name: streamIn(ns, spec.name),
+    subjects: spec.subjects.map((s) => subjectIn(ns, s)),
     description: spec.description,
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
@@ -56,20 +63,20 @@ export async function applyTopology(
   options: TopologyOptions,
 ): Promise<void> {
   for (const spec of specs) {
-    const config = configOf(spec, options.replicas);
+    const config = configOf(spec, options.replicas, options.namespace ?? noNamespace);
     let exists = true;
     try {
-      await jsm.streams.info(spec.name);
+      await jsm.streams.info(config.name);
     } catch (err) {
       if (!/stream not found/i.test(String(err))) throw err;
       exists = false;
     }
     if (exists) {
-      await jsm.streams.update(spec.name, config);
-      options.logger.info({ stream: spec.name }, "stream configuration applied");
+      await jsm.streams.update(config.name, config);
+      options.logger.info({ stream: config.name }, "stream configuration applied");
     } else {
       await jsm.streams.add(config);
-      options.logger.info({ stream: spec.name, replicas: options.replicas }, "stream created");
+      options.logger.info({ stream: config.name, replicas: options.replicas }, "stream created");
     }
   }
 }
