@@ -102,6 +102,15 @@ export const env = {
   string: (options: FieldOptions<string> & { min?: number } = {}) =>
     field(parseString(options.min ?? 1), options),
   optionalString: () => optionalField(parseString(1)),
+  /** A string matching `pattern`; `what` says in words what is expected. */
+  matching: (pattern: RegExp, what: string, options: FieldOptions<string> = {}) =>
+    field<string>(
+      (raw) =>
+        pattern.test(raw)
+          ? { ok: true, value: raw }
+          : { ok: false, message: `must be ${what}, got ${quoted(raw)}` },
+      options,
+    ),
   /** A secret value: never echoed in error messages. Pair with `secrets` in `loadConfig` for `_FILE`. */
   secret: (options: { min?: number } = {}) => field(parseString(options.min ?? 1), {}),
   optionalSecret: () => optionalField(parseString(1)),

@@ -3,6 +3,8 @@ import { deepFreeze, loadConfig } from "./load.ts";
 import {
   type DatabaseSettings,
   databaseVars,
+  type EventsSettings,
+  eventsVars,
   type KindredEnv,
   kindredEnvOf,
   type NatsSettings,
@@ -14,6 +16,7 @@ import {
   serverVars,
   sharedSecrets,
   toDatabaseSettings,
+  toEventsSettings,
   toNatsSettings,
   toRedisSettings,
   toServerSettings,
@@ -24,6 +27,8 @@ export interface Uses {
   database?: boolean;
   redis?: boolean;
   nats?: boolean;
+  /** Publishes or consumes events (implies nats). */
+  events?: boolean;
 }
 
 export type ServiceConfig<U extends Uses, Extra> = {
@@ -35,7 +40,8 @@ export type ServiceConfig<U extends Uses, Extra> = {
   ? { database: DatabaseSettings }
   : unknown) &
   (U extends { redis: true } ? { redis: RedisSettings } : unknown) &
-  (U extends { nats: true } ? { nats: NatsSettings } : unknown);
+  (U extends { nats: true } ? { nats: NatsSettings } : unknown) &
+  (U extends { events: true } ? { events: EventsSettings; nats: NatsSettings } : unknown);
 
 export interface ServiceConfigSpec<U extends Uses, E extends z.ZodRawShape> {
   defaults: ServiceDefaults;
@@ -63,7 +69,8 @@ export function loadServiceConfig<
     ...serverVars(spec.defaults),
     ...(spec.uses.database ? databaseVars(name, kindredEnv) : {}),
     ...(spec.uses.redis ? redisVars(kindredEnv) : {}),
-    ...(spec.uses.nats ? natsVars(kindredEnv) : {}),
+    ...(spec.uses.nats || spec.uses.events ? natsVars(kindredEnv) : {}),
+    ...(spec.uses.events ? eventsVars(kindredEnv) : {}),
     ...(spec.extra?.(kindredEnv) ?? {}),
   };
   const vars = loadConfig(z.object(shape), env, {
@@ -77,6 +84,7 @@ export function loadServiceConfig<
     extra,
     ...(spec.uses.database ? { database: toDatabaseSettings(name, vars) } : {}),
     ...(spec.uses.redis ? { redis: toRedisSettings(vars) } : {}),
-    ...(spec.uses.nats ? { nats: toNatsSettings(vars) } : {}),
+    ...(spec.uses.nats || spec.uses.events ? { nats: toNatsSettings(vars) } : {}),
+    ...(spec.uses.events ? { events: toEventsSettings(vars) } : {}),
   }) as unknown as Readonly<ServiceConfig<U, z.output<z.ZodObject<E>>>>;
 }

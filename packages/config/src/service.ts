@@ -179,3 +179,42 @@ export function toNatsSettings(vars: Readonly<Record<string, unknown>>): NatsSet
 
 /** Secrets every service may take as `<NAME>_FILE`. */
 export const sharedSecrets = ["DATABASE_PASSWORD", "REDIS_PASSWORD", "NATS_TOKEN"] as const;
+
+export function eventsVars(kindredEnv: KindredEnv) {
+  return {
+    EVENTS_NAMESPACE: env.matching(/^[a-z][a-z0-9_]*$/, "lowercase letters, digits and _", {
+      default: "",
+    }),
+    EVENTS_STREAM_REPLICAS: env.int({
+      min: 1,
+      max: 5,
+      default: kindredEnv === "production" ? 3 : 1,
+    }),
+    OUTBOX_BATCH_SIZE: env.int({ min: 1, max: 10_000, default: 500 }),
+    OUTBOX_POLL_INTERVAL_MS: env.millis({ default: 1_000, max: 60_000 }),
+    OUTBOX_RETENTION_HOURS: env.int({ min: 1, max: 24 * 90, default: 24 * 7 }),
+    CONSUMER_MAX_DELIVERIES: env.int({ min: 1, max: 100, default: 5 }),
+  };
+}
+
+export interface EventsSettings {
+  /** Prefix of stream names and subjects: empty in production; tests and shared servers set one. */
+  namespace: string;
+  /** Replicas of the streams this service owns (ADR 8: 3 in production). */
+  streamReplicas: number;
+  outboxBatchSize: number;
+  outboxPollIntervalMs: number;
+  outboxRetentionMs: number;
+  consumerMaxDeliveries: number;
+}
+
+export function toEventsSettings(vars: Readonly<Record<string, unknown>>): EventsSettings {
+  return {
+    namespace: vars.EVENTS_NAMESPACE as string,
+    streamReplicas: vars.EVENTS_STREAM_REPLICAS as number,
+    outboxBatchSize: vars.OUTBOX_BATCH_SIZE as number,
+    outboxPollIntervalMs: vars.OUTBOX_POLL_INTERVAL_MS as number,
+    outboxRetentionMs: (vars.OUTBOX_RETENTION_HOURS as number) * 3_600_000,
+    consumerMaxDeliveries: vars.CONSUMER_MAX_DELIVERIES as number,
+  };
+}

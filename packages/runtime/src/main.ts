@@ -8,8 +8,8 @@ export interface MainOptions<C extends { server: { shutdownTimeoutMs: number } }
   loadConfig: () => C;
   /** Builds the service (opening no port yet). */
   serve: (config: C) => Promise<ServiceHost> | ServiceHost;
-  /** One-shot commands: `node dist/main.js migrate`. */
-  commands?: Record<string, (config: C) => Promise<void>>;
+  /** One-shot commands: `node dist/main.js migrate`, `… dead-letters list`; get the rest of argv. */
+  commands?: Record<string, (config: C, args: string[]) => Promise<void>>;
   /** Extra time after the shutdown deadline before the process is forced out. */
   graceMs?: number;
 }
@@ -49,7 +49,14 @@ export async function runMain<C extends { server: { shutdownTimeoutMs: number } 
       process.exitCode = exitUsage;
       return;
     }
-    await run(config);
+    try {
+      await run(config, process.argv.slice(3));
+    } catch (err) {
+      process.stderr.write(
+        `kindred-${options.name} ${command}: ${err instanceof Error ? err.message : String(err)}\n`,
+      );
+      process.exitCode = 1;
+    }
     return;
   }
 

@@ -3,12 +3,21 @@ import type { ServiceMetrics } from "@kindred/telemetry";
 /** One dependency a service needs to serve requests; `check` throws when it cannot. */
 export interface HealthCheck {
   name: string;
-  check(signal: AbortSignal): Promise<void>;
+  /** Throws when the dependency cannot serve; may return details to show in `/readyz`. */
+  check(signal: AbortSignal): Promise<unknown>;
+  /**
+   * Whether the instance is unready while this check fails (default true). A producer stays
+   * ready while NATS is down, for instance: its writes go to the outbox and are relayed later.
+   */
+  critical?: boolean;
 }
 
 export interface CheckResult {
   status: "up" | "down";
   error?: string;
+  /** Set on a non-critical check: its failure does not make the instance unready. */
+  critical?: false;
+  details?: Record<string, unknown>;
 }
 
 export interface ReadinessReport {
@@ -67,7 +76,7 @@ export class Readiness {
       this.#cached = { at: now, report: this.#runChecks() };
     }
     const checks = await this.#cached.report;
-    const allUp = Object.values(checks).every((c) => c.status === "up");
+    const allUp = Object.values(checks).every((c) => c.status === "up" || c.critical === false);
     return { ready: this.#phase === "serving" && allUp, phase: this.#phase, checks };
   }
 
@@ -75,8 +84,9 @@ export class Readiness {
     const entries = await Promise.all(
       this.#checks.map(async (check): Promise<[string, CheckResult]> => {
         const signal = AbortSignal.timeout(this.#timeoutMs);
+        const optional = check.critical === false ? { critical: false as const } : {};
         try {
-          await Promise.race([
+          const details = await Promise.race([
             check.check(signal),
             new Promise((_, reject) =>
               signal.addEventListener(
@@ -87,10 +97,17 @@ export class Readiness {
             ),
           ]);
           this.#metrics?.dependencyUp.set({ dependency: check.name }, 1);
-          return [check.name, { status: "up" }];
+          return [
+            check.name,
+            {
+              status: "up",
+              ...optional,
+              ...(isDetails(details) ? { details } : {}),
+            },
+          ];
         } catch (err) {
           this.#metrics?.dependencyUp.set({ dependency: check.name }, 0);
-          return [check.name, { status: "down", error: describe(err) }];
+          return [check.name, { status: "down", error: describe(err), ...optional }];
         }
       }),
     );
@@ -108,4 +125,8 @@ function describe(err: unknown): string {
       : err.message;
   }
   return String(err);
+}
+
+function isDetails(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -30,7 +30,7 @@ export interface ServiceHostOptions {
   fallback?: RequestHandler;
   onUpgrade?: UpgradeHandler;
   checks?: HealthCheck[];
-  /** Extra interceptors, run inside the standard ones (context, metrics, errors, validation). */
+  /** Extra interceptors (authentication), run after context, metrics and error mapping and before validation. */
   interceptors?: Interceptor[];
   /** Upper bound for a caller's deadline. */
   maxTimeoutMs?: number;
@@ -84,8 +84,10 @@ export class ServiceHost {
         requestContextInterceptor(),
         rpcMetricsInterceptor(options.metrics),
         errorMappingInterceptor(options.logger),
-        createValidateInterceptor(),
+        // Authentication (an extra interceptor) runs before validation: an anonymous caller
+        // learns nothing about a request's shape.
         ...(options.interceptors ?? []),
+        createValidateInterceptor(),
       ],
     });
     this.#main = new DrainingHttpServer(

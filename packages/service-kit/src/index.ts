@@ -1,3 +1,5 @@
+export { eventCommands } from "./event-commands.ts";
+export { EventsKit, type EventsKitOptions } from "./events.ts";
 export { databaseCommands, runMigrateCommand } from "./migrate-command.ts";
 export { migrateDatabase, migrateOnStart } from "./migrate-on-start.ts";
 export { ServiceKit } from "./service-kit.ts";

@@ -17,6 +17,7 @@ import {
   type ServiceHostOptions,
 } from "@kindred/runtime";
 import type { ServiceMetrics } from "@kindred/telemetry";
+import { EventsKit, type EventsKitOptions } from "./events.ts";
 import { migrateOnStart } from "./migrate-on-start.ts";
 
 /**
@@ -30,6 +31,7 @@ export class ServiceKit {
   readonly metrics: ServiceMetrics;
   readonly lifecycle: Lifecycle;
   readonly checks: HealthCheck[] = [];
+  readonly #events: EventsKit[] = [];
 
   constructor(settings: ServerSettings, overrides: Partial<BaseDependencies> = {}) {
     const base = createBaseDependencies(settings, overrides);
@@ -66,7 +68,11 @@ export class ServiceKit {
     return db;
   }
 
-  nats(settings: NatsSettings): NatsClient {
+  /**
+   * NATS is critical by default; a service whose NATS use is the outbox relay and consumers
+   * passes `critical: false`: it keeps serving (writes wait in the outbox) while NATS is down.
+   */
+  nats(settings: NatsSettings, options: { critical?: boolean } = {}): NatsClient {
     const nats = this.lifecycle.use(
       "nats",
       new NatsClient(settings, {
@@ -75,7 +81,11 @@ export class ServiceKit {
       }),
     );
     this.lifecycle.add("nats-connect", () => nats.start());
-    this.checks.push({ name: "nats", check: (signal) => nats.healthCheck(signal) });
+    this.checks.push({
+      name: "nats",
+      check: (signal) => nats.healthCheck(signal),
+      ...(options.critical === false ? { critical: false } : {}),
+    });
     return nats;
   }
 
@@ -96,10 +106,28 @@ export class ServiceKit {
     return redis;
   }
 
+  /** The service's outbox, relay (when it owns streams) and consumers. */
+  events(
+    options: Omit<EventsKitOptions, "service" | "logger" | "registry" | "lifecycle">,
+  ): EventsKit {
+    const events = new EventsKit({
+      ...options,
+      service: this.settings.name,
+      logger: this.logger,
+      registry: this.metrics.registry,
+      lifecycle: this.lifecycle,
+    });
+    this.#events.push(events);
+    return events;
+  }
+
   /** The service's host, with every check and stop step registered so far. */
   host(
     options: Omit<ServiceHostOptions, "settings" | "logger" | "metrics" | "lifecycle"> = {},
   ): ServiceHost {
+    // Consumers are declared after `events()`; their steps are registered last, so they stop
+    // first: before the relay, NATS and the database they use.
+    for (const events of this.#events.splice(0)) this.checks.push(...events.register());
     return new ServiceHost({
       ...options,
       settings: this.settings,

@@ -1,27 +1,89 @@
+import { fromBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
+import { createTestSigner } from "@kindred/auth/testing";
+import { PostCreatedSchema } from "@kindred/proto/content/events/v1";
 import { PostService } from "@kindred/proto/content/v1";
 import { clientFor, connectErrorOf, startReady, testServiceEnv } from "@kindred/service-kit";
-import { createTestDatabase } from "@kindred/testing";
+import { createTestDatabase, testEnv, uniqueName } from "@kindred/testing";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../src/app.ts";
+import { buildApp } from "../src/app.ts";
 import { loadContentConfig } from "../src/config.ts";
 
-const someId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b10";
-describe("content", () => {
-  it("migrates its own database, gets ready, and validates requests before answering unimplemented", async () => {
-    await using db = await createTestDatabase("content");
-    await using host = await startReady(
-      createApp(loadContentConfig(testServiceEnv({ database: db }))),
-    );
-    const client = clientFor(PostService, host);
+const circleId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b10";
+const userId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b11";
 
-    // issue 5 implements the methods; until then a valid request is told so plainly.
-    await expect(client.getPost({ postId: someId })).rejects.toMatchObject({
-      code: Code.Unimplemented,
+describe("content", () => {
+  it("writes a post and its content.post.created.v1 event together, for a signed-in author", async () => {
+    await using db = await createTestDatabase("content");
+    const signer = await createTestSigner();
+    const namespace = uniqueName("content");
+    const config = loadContentConfig(
+      testServiceEnv({
+        database: db,
+        extra: { EVENTS_NAMESPACE: namespace, AUTH_JWKS: signer.jwks },
+      }),
+    );
+    const app = buildApp(config);
+    await using host = await startReady(app.host);
+    const client = clientFor(PostService, host);
+    const token = await signer.mint({ sub: userId });
+    const auth = { headers: { authorization: `Bearer ${token}` } };
+
+    const anonymous = await connectErrorOf(client.createPost({ circleId, body: "hello" }));
+    expect(anonymous).toMatchObject({ code: Code.Unauthenticated });
+    const blank = await connectErrorOf(client.createPost({ circleId, body: "   " }, auth));
+    expect(blank).toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: "body must not be blank",
+    });
+    const invalid = await connectErrorOf(client.createPost({ circleId: "42", body: "x" }, auth));
+    expect(invalid).toMatchObject({ code: Code.InvalidArgument });
+    expect(invalid.rawMessage).toContain("circle_id");
+
+    const { post } = await client.createPost(
+      { circleId, body: "  I made it through today  ", contentWarning: "grief" },
+      auth,
+    );
+    expect(post).toMatchObject({
+      circleId,
+      authorId: userId,
+      body: "I made it through today",
+      contentWarning: "grief",
+      version: 1n,
+    });
+    expect((await client.getPost({ postId: post?.id ?? "" }, auth)).post?.id).toBe(post?.id);
+
+    await app.events.relay?.flush();
+    const nc = await connect({ servers: testEnv.natsUrl });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const stored = await jsm.streams.getMessage(`${namespace.toUpperCase()}_CONTENT`, { seq: 1 });
+      expect(stored?.subject).toBe(`${namespace}.content.post.created.v1`);
+      expect(stored?.header.get("Kindred-Actor-Id")).toBe(userId);
+      expect(stored?.header.get("Kindred-Aggregate-Id")).toBe(post?.id);
+      const event = fromBinary(PostCreatedSchema, stored?.data ?? new Uint8Array());
+      expect(event).toMatchObject({
+        postId: post?.id,
+        circleId,
+        authorId: userId,
+        body: "I made it through today",
+      });
+    } finally {
+      await nc.close();
+    }
+
+    const readyz = (await (await fetch(`${host.healthUrl}/readyz`)).json()) as {
+      checks: Record<string, unknown>;
+    };
+    expect(readyz.checks.outbox).toMatchObject({
+      status: "up",
+      critical: false,
+      details: { role: "leader", count: 0 },
     });
 
-    const invalid = await connectErrorOf(client.listFeed({ pageSize: 1000 }));
-    expect(invalid).toMatchObject({ code: Code.InvalidArgument });
-    expect(invalid.rawMessage).toContain("page_size");
+    // Methods issue 5 builds still answer plainly.
+    await expect(client.listFeed({}, auth)).rejects.toMatchObject({ code: Code.Unimplemented });
   });
 });

@@ -4,7 +4,7 @@ export function loadModerationConfig(vars: Readonly<Record<string, string | unde
   return loadServiceConfig(
     {
       defaults: { name: "moderation", port: 8084, healthPort: 9084 },
-      uses: { database: true, nats: true },
+      uses: { database: true, events: true },
     },
     vars,
   );

@@ -4,7 +4,7 @@ export function loadNotifierConfig(vars: Readonly<Record<string, string | undefi
   return loadServiceConfig(
     {
       defaults: { name: "notifier", port: 8086, healthPort: 9086 },
-      uses: { database: true, nats: true },
+      uses: { database: true, events: true },
     },
     vars,
   );

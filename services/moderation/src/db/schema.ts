@@ -1,5 +1,17 @@
-/**
- * The tables of `kindred_moderation`, as Kysely sees them. Empty until issue 6 adds the first
- * tables (with their migrations in `migrations.ts`).
- */
-export type ModerationDatabase = Record<never, never>;
+import type { EventTables } from "@kindred/events";
+import type { Generated } from "kysely";
+
+/** The tables of `kindred_moderation`, as Kysely sees them. */
+export interface ModerationDatabase extends EventTables {
+  /** Content waiting for the rules pipeline (issue 6 scans it). */
+  scan_item: {
+    event_id: string;
+    content_kind: "post" | "response";
+    content_id: string;
+    circle_id: string;
+    author_id: string;
+    body: string;
+    status: Generated<"pending" | "scanned">;
+    received_at: Generated<Date>;
+  };
+}

@@ -1,0 +1,5 @@
+/**
+ * Every event type and stream of Kindred, in one place: producers enqueue these and consumers
+ * subscribe to exactly the same definitions (subject, schema, version).
+ */
+export { contentEvents, contentStream } from "./content.ts";
