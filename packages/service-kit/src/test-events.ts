@@ -1,0 +1,59 @@
+import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import {
+  applyTopology,
+  type EventMetadata,
+  type EventNamespace,
+  type EventType,
+  newEventId,
+  type StreamSpec,
+  subjectIn,
+  toHeaders,
+} from "@kindred/events";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, headers as natsHeaders } from "@nats-io/transport-node";
+
+/**
+ * Publishes one event the way a producer's relay would (same headers, `Nats-Msg-Id`), creating
+ * the producer's stream first: consumer tests use it in place of the producing service.
+ */
+export async function publishTestEvent<Desc extends DescMessage>(options: {
+  natsUrl: string;
+  namespace: EventNamespace;
+  stream: StreamSpec;
+  event: EventType<Desc>;
+  message: MessageInitShape<Desc>;
+  aggregateId: string;
+  actorId?: string;
+}): Promise<EventMetadata> {
+  const nc = await connect({ servers: options.natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await applyTopology(jsm, [options.stream], {
+      replicas: 1,
+      namespace: options.namespace,
+      logger: { info() {} },
+    });
+    const meta: EventMetadata = {
+      id: newEventId(),
+      type: options.event.name,
+      version: options.event.version,
+      producer: options.event.domain,
+      occurredAt: new Date(),
+      actorId: options.actorId ?? "system:test",
+      aggregateType: options.event.aggregateType,
+      aggregateId: options.aggregateId,
+      correlationId: newEventId(),
+    };
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(toHeaders(meta, options.event.schema.typeName)))
+      h.set(k, v);
+    const payload = toBinary(options.event.schema, create(options.event.schema, options.message));
+    await jetstream(nc).publish(subjectIn(options.namespace, options.event.subject), payload, {
+      msgID: meta.id,
+      headers: h,
+    });
+    return meta;
+  } finally {
+    await nc.close();
+  }
+}
