@@ -202,6 +202,8 @@ export interface EventsSettings {
   namespace: string;
   /** Replicas of the streams this service owns (ADR 8: 3 in production). */
   streamReplicas: number;
+  /** Byte limit of each stream it owns, in MiB; 0 for none (age only). */
+  streamMaxMegabytes: number;
   outboxBatchSize: number;
   outboxPollIntervalMs: number;
   outboxRetentionMs: number;
@@ -212,6 +214,7 @@ export function toEventsSettings(vars: Readonly<Record<string, unknown>>): Event
   return {
     namespace: vars.EVENTS_NAMESPACE as string,
     streamReplicas: vars.EVENTS_STREAM_REPLICAS as number,
+    streamMaxMegabytes: vars.EVENTS_STREAM_MAX_MB as number,
     outboxBatchSize: vars.OUTBOX_BATCH_SIZE as number,
     outboxPollIntervalMs: vars.OUTBOX_POLL_INTERVAL_MS as number,
     outboxRetentionMs: (vars.OUTBOX_RETENTION_HOURS as number) * 3_600_000,

@@ -17,6 +17,12 @@ export {
 export { defineEvent, type EventType } from "./event-type.ts";
 export { newEventId } from "./ids.ts";
 export {
+  type LiveEvent,
+  type LiveSubscription,
+  type LiveSubscriptionOptions,
+  subscribeLive,
+} from "./live-subscription.ts";
+export {
   type EventHeaders,
   type EventMetadata,
   fromHeaders,

@@ -17,7 +17,10 @@ export interface StreamSpec {
   description: string;
   /** How long events are kept: the window in which a consumer can fall behind and catch up. */
   maxAgeMs: number;
-  /** An upper bound on disk use; the oldest events go first (with `maxAgeMs`, whichever first). */
+  /**
+   * An upper bound on disk use in production; the oldest events go first (with `maxAgeMs`,
+   * whichever first). JetStream reserves it up front; `TopologyOptions.maxBytes` overrides it.
+   */
   maxBytes: number;
   /** JetStream drops a re-published event id inside this window. */
   duplicateWindowMs: number;
@@ -28,12 +31,14 @@ export interface TopologyOptions {
   namespace?: EventNamespace;
   /** 1 in development; 3 in production (ADR 8). */
   replicas: number;
+  /** Overrides every spec's `maxBytes`; -1 for no byte limit (development, tests). */
+  maxBytes?: number;
   logger: { info(obj: object, msg?: string): void };
 }
 
 function configOf(
   spec: StreamSpec,
-  replicas: number,
+  options: TopologyOptions,
   ns: EventNamespace,
 ): Partial<StreamConfig> & { name: string } {
   return {
@@ -44,9 +49,9 @@ function configOf(
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
     max_age: nanos(spec.maxAgeMs),
-    max_bytes: spec.maxBytes,
+    max_bytes: options.maxBytes ?? spec.maxBytes,
     duplicate_window: nanos(spec.duplicateWindowMs),
-    num_replicas: replicas,
+    num_replicas: options.replicas,
     allow_rollup_hdrs: false,
     deny_delete: true,
     deny_purge: false,
@@ -63,7 +68,7 @@ export async function applyTopology(
   options: TopologyOptions,
 ): Promise<void> {
   for (const spec of specs) {
-    const config = configOf(spec, options.replicas, options.namespace ?? noNamespace);
+    const config = configOf(spec, options, options.namespace ?? noNamespace);
     let exists = true;
     try {
       await jsm.streams.info(config.name);

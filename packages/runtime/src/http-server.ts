@@ -21,6 +21,8 @@ export class DrainingHttpServer {
   readonly server: Server;
   #inFlight = 0;
   #draining = false;
+  /** Sockets handed to the upgrade handler (WebSockets, tunnels): the server no longer tracks them. */
+  readonly #upgraded = new Set<Duplex>();
   #idle: (() => void) | undefined;
 
   constructor(
@@ -39,7 +41,14 @@ export class DrainingHttpServer {
         handler(req, res);
       },
     );
-    if (options.onUpgrade !== undefined) this.server.on("upgrade", options.onUpgrade);
+    const onUpgrade = options.onUpgrade;
+    if (onUpgrade !== undefined) {
+      this.server.on("upgrade", (req, socket, head) => {
+        this.#upgraded.add(socket);
+        socket.once("close", () => this.#upgraded.delete(socket));
+        onUpgrade(req, socket, head);
+      });
+    }
   }
 
   get inFlight(): number {
@@ -64,7 +73,14 @@ export class DrainingHttpServer {
       if (this.#inFlight === 0) resolve();
     });
     await Promise.race([idle, once(deadline, "abort").catch(() => {})]);
-    const cut = this.#inFlight;
+    // Upgraded connections are closed by their owner when draining (realtime sends 1012);
+    // whatever is still open at the deadline is cut.
+    while (this.#upgraded.size > 0 && !deadline.aborted) {
+      await Promise.race([sleep(25), once(deadline, "abort").catch(() => {})]);
+    }
+    const cut = this.#inFlight + this.#upgraded.size;
+    for (const socket of this.#upgraded) socket.destroy();
+    this.#upgraded.clear();
     this.server.closeIdleConnections();
     if (cut > 0 || deadline.aborted) this.server.closeAllConnections();
     // Connections that finished their last response close on their own; give them a moment.

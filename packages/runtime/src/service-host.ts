@@ -36,6 +36,11 @@ export interface ServiceHostOptions {
   maxTimeoutMs?: number;
   /** A lifecycle built before the host (resources created first register their stop steps). */
   lifecycle?: Lifecycle;
+  /**
+   * Runs when draining starts, before the main port closes: where a service ends long-lived
+   * connections it owns (realtime closes its WebSockets with 1012). Gets the shutdown deadline.
+   */
+  onDrain?: (deadline: AbortSignal) => Promise<void>;
   /** How long a readiness result is reused (tests use 0). */
   readinessCacheMs?: number;
 }
@@ -141,6 +146,11 @@ export class ServiceHost {
     const deadline = AbortSignal.timeout(this.#options.settings.shutdownTimeoutMs);
     this.readiness.draining();
     this.logger.info({ inFlight: this.#main.inFlight }, "draining");
+    try {
+      await this.#options.onDrain?.(deadline);
+    } catch (err) {
+      this.logger.error({ err }, "drain hook failed");
+    }
     const { cut } = await this.#main.close(deadline);
     if (cut > 0) this.logger.warn({ cut }, "shutdown deadline passed: cut in-flight requests");
     await this.lifecycle.stop(deadline);

@@ -98,6 +98,10 @@ export class EventsKit {
     const jsm = await this.#options.nats.jetstreamManager();
     await applyTopology(jsm, this.streams, {
       replicas: this.#options.settings.streamReplicas,
+      maxBytes:
+        this.#options.settings.streamMaxMegabytes === 0
+          ? -1
+          : this.#options.settings.streamMaxMegabytes * 1_048_576,
       namespace: this.namespace,
       logger: this.#options.logger,
     });

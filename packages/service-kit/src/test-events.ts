@@ -30,6 +30,7 @@ export async function publishTestEvent<Desc extends DescMessage>(options: {
     const jsm = await jetstreamManager(nc);
     await applyTopology(jsm, [options.stream], {
       replicas: 1,
+      maxBytes: -1,
       namespace: options.namespace,
       logger: { info() {} },
     });
@@ -53,6 +54,23 @@ export async function publishTestEvent<Desc extends DescMessage>(options: {
       headers: h,
     });
     return meta;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Deletes every stream of a test's namespace (and with them their consumers). */
+export async function deleteNamespaceStreams(
+  natsUrl: string,
+  namespace: EventNamespace,
+): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const prefix = `${namespace.prefix.toUpperCase()}_`;
+    for await (const name of jsm.streams.names()) {
+      if (namespace.prefix !== "" && name.startsWith(prefix)) await jsm.streams.delete(name);
+    }
   } finally {
     await nc.close();
   }

@@ -2,19 +2,28 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { createTestSigner, type TestSigner } from "@kindred/auth/testing";
+import { PostService } from "@kindred/proto/content/v1";
 import { closedPort, databaseUrlFor, testEnv, uniqueName, waitFor } from "@kindred/testing";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { Supervisor, services } from "../src/index.ts";
 
 // Runs the built services (`node dist/main.js`), exactly as `npm start` does: build first.
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const prefix = uniqueName("ksys");
+let signer: TestSigner;
 const output: string[] = [];
 const notices: string[] = [];
 let supervisor: Supervisor;
 
 beforeAll(async () => {
+  signer = await createTestSigner();
   const ports: Record<string, { port: number; healthPort: number }> = {};
   for (const spec of services)
     ports[spec.name] = { port: await closedPort(), healthPort: await closedPort() };
@@ -22,10 +31,15 @@ beforeAll(async () => {
     root,
     env: {
       ...process.env,
-      ...testEnv,
       DATABASE_URL: testEnv.databaseUrl,
+      REDIS_URL: testEnv.redisUrl,
+      NATS_URL: testEnv.natsUrl,
       LOG_LEVEL: "info",
       SHUTDOWN_TIMEOUT_MS: "5000",
+      // Its own subjects and streams, and a key the services trust until identity issues tokens.
+      EVENTS_NAMESPACE: prefix,
+      AUTH_JWKS: signer.jwks,
+      OUTBOX_POLL_INTERVAL_MS: "200",
     },
     sink: (name, line) => output.push(`${name} | ${line}`),
     notice: (message) => notices.push(message),
@@ -43,10 +57,17 @@ afterAll(async () => {
     await admin.query(`DROP DATABASE IF EXISTS "${prefix}_${spec.name}" WITH (FORCE)`);
   }
   await admin.end();
+  // The streams the services created under this run's namespace.
+  const nc = await connect({ servers: testEnv.natsUrl });
+  const jsm = await jetstreamManager(nc);
+  for await (const name of jsm.streams.names()) {
+    if (name.startsWith(`${prefix.toUpperCase()}_`)) await jsm.streams.delete(name);
+  }
+  await nc.close();
 });
 
 describe("the whole system", () => {
-  it("migrates, starts all seven, restarts a crashed one, and stops them all with exit 0", async () => {
+  it("migrates, starts all seven, carries a post end to end, restarts a crashed one, and stops them all with exit 0", async () => {
     await supervisor.migrate();
     supervisor.start();
     await supervisor.waitReady(AbortSignal.timeout(60_000));
@@ -68,6 +89,8 @@ describe("the whole system", () => {
     );
     expect(migrated.rows[0].ok).toBe(true);
     await content.end();
+
+    await walkingSkeleton();
 
     // A crash is noticed and the service comes back by itself.
     const before = supervisor.pids().circles;
@@ -116,3 +139,70 @@ describe("the whole system", () => {
     expect(stdout).toBe("");
   });
 });
+
+/**
+ * The walking skeleton of issue 3, through real processes: a post created through the gateway
+ * reaches a WebSocket client subscribed to its circle (through the gateway too), moderation's
+ * scan queue and notifier's delivery log.
+ */
+async function walkingSkeleton() {
+  const userId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b11";
+  const circleId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b10";
+  const token = await signer.mint({ sub: userId });
+  const wsUrl = `${supervisor.gatewayUrl.replace(/^http/, "ws")}/v1/realtime`;
+  const socket = new WebSocket(wsUrl, "kindred.v1.json", {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const frames: Record<string, unknown>[] = [];
+  socket.on("message", (data) => frames.push(JSON.parse(String(data))));
+  await once(socket, "open");
+  socket.send(JSON.stringify({ subscribe: { channel: `circle:${circleId}` } }));
+  await waitFor(() => frames.find((f) => "subscribed" in f), { what: "subscribed frame" });
+
+  const client = createClient(
+    PostService,
+    createConnectTransport({ baseUrl: supervisor.gatewayUrl, httpVersion: "1.1" }),
+  );
+  const { post } = await client.createPost(
+    { circleId, body: "Today was hard, but I am here." },
+    { headers: { authorization: `Bearer ${token}` } },
+  );
+  const postId = post?.id ?? "";
+  expect(postId).toMatch(/^[0-9a-f-]{36}$/);
+
+  const frame = (await waitFor(
+    () =>
+      frames.find(
+        (f) =>
+          (f as { event?: { postCreated?: { id?: string } } }).event?.postCreated?.id === postId,
+      ),
+    { what: "post frame", timeoutMs: 20_000 },
+  )) as { event: { channel: string; cursor: string } };
+  expect(frame.event.channel).toBe(`circle:${circleId}`);
+  expect(frame.event.cursor).not.toBe("");
+  socket.close();
+
+  const rowIn = async (service: string, table: string, column: string) => {
+    const db = new pg.Client({
+      connectionString: databaseUrlFor(testEnv.databaseUrl, `${prefix}_${service}`),
+    });
+    await db.connect();
+    try {
+      return await waitFor(
+        async () => {
+          const { rows } = await db.query(`select * from ${table} where ${column} = $1`, [postId]);
+          return rows.length > 0 ? rows : undefined;
+        },
+        { what: `${table} row`, timeoutMs: 20_000 },
+      );
+    } finally {
+      await db.end();
+    }
+  };
+  expect(await rowIn("moderation", "scan_item", "content_id")).toMatchObject([
+    { status: "pending", author_id: userId },
+  ]);
+  expect(await rowIn("notifier", "delivery_decision", "subject_id")).toMatchObject([
+    { decision: "skip" },
+  ]);
+}

@@ -1,9 +1,16 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { createTestSigner } from "@kindred/auth/testing";
+import { eventNamespace } from "@kindred/events";
 import { PostCreatedSchema } from "@kindred/proto/content/events/v1";
 import { PostService } from "@kindred/proto/content/v1";
-import { clientFor, connectErrorOf, startReady, testServiceEnv } from "@kindred/service-kit";
+import {
+  clientFor,
+  connectErrorOf,
+  deleteNamespaceStreams,
+  startReady,
+  testServiceEnv,
+} from "@kindred/service-kit";
 import { createTestDatabase, testEnv, uniqueName } from "@kindred/testing";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -19,6 +26,10 @@ describe("content", () => {
     await using db = await createTestDatabase("content");
     const signer = await createTestSigner();
     const namespace = uniqueName("content");
+    await using _streams = {
+      [Symbol.asyncDispose]: () =>
+        deleteNamespaceStreams(testEnv.natsUrl, eventNamespace(namespace)),
+    };
     const config = loadContentConfig(
       testServiceEnv({
         database: db,

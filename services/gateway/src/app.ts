@@ -3,7 +3,7 @@ import type { BaseDependencies, ServiceHost } from "@kindred/runtime";
 import { ServiceKit } from "@kindred/service-kit";
 import { type GatewayConfig, upstreamsOf } from "./config.ts";
 import { createProxy } from "./proxy.ts";
-import { refuseUpgrade } from "./upgrade.ts";
+import { createUpgradeProxy } from "./upgrade.ts";
 import { upstreamChecks } from "./upstream-checks.ts";
 
 /** The gateway's composition root: the one public port, routing every public service. */
@@ -26,7 +26,7 @@ export function createApp(
       logger: kit.logger,
       maxTimeoutMs: (config.extra as { GATEWAY_MAX_TIMEOUT_MS: number }).GATEWAY_MAX_TIMEOUT_MS,
     }),
-    onUpgrade: refuseUpgrade,
+    onUpgrade: createUpgradeProxy({ upstreams, logger: kit.logger }),
     checks: upstreamChecks(upstreams),
   });
 }

@@ -1,12 +1,125 @@
-import type { UpgradeHandler } from "@kindred/runtime";
+import { randomUUID } from "node:crypto";
+import { STATUS_CODES } from "node:http";
+import { connect as tcpConnect } from "node:net";
+import type { Duplex } from "node:stream";
+import { connect as tlsConnect } from "node:tls";
+import type { Logger } from "@kindred/logging";
+import {
+  acceptId,
+  correlationIdHeader,
+  requestIdHeader,
+  type UpgradeHandler,
+} from "@kindred/runtime";
+
+/** Public WebSocket paths and the upstream that serves each. */
+const routes = new Map([["/v1/realtime", "realtime"]]);
+
+/** Not forwarded: the gateway sets these itself, or they concern only the client's hop. */
+const dropped = new Set([
+  "connection",
+  "upgrade",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "x-forwarded-for",
+  requestIdHeader,
+  correlationIdHeader,
+]);
+
+export interface UpgradeProxyOptions {
+  /** `realtime` → `http://127.0.0.1:8085`. */
+  upstreams: ReadonlyMap<string, string>;
+  logger: Logger;
+  /** How long to wait for the upstream's TCP (and TLS) connection. */
+  connectTimeoutMs?: number;
+}
+
+function refuse(socket: Duplex, status: number, code: string, message: string): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify({ code, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
 
 /**
- * WebSocket upgrades (`GET /v1/realtime`) are routed to realtime once it serves them
- * (issue 7); until then the gateway answers 501 rather than hanging the client.
+ * Routes WebSocket upgrades (`GET /v1/realtime`) to their upstream as a tunnel: the upgrade
+ * request goes to the upstream with its headers (Authorization, Sec-WebSocket-*), a request id,
+ * a correlation id and X-Forwarded-For, and from then on bytes flow both ways untouched — the
+ * upstream's answer (101, or its 401) reaches the client as it was sent. An upstream that
+ * cannot be reached is answered with 503 and a JSON body; other paths with 404.
  */
-export const refuseUpgrade: UpgradeHandler = (_req, socket) => {
-  const body = JSON.stringify({ code: "unimplemented", message: "realtime is not available yet" });
-  socket.end(
-    `HTTP/1.1 501 Not Implemented\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
-};
+export function createUpgradeProxy(options: UpgradeProxyOptions): UpgradeHandler {
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+  return (req, client, head) => {
+    client.on("error", () => client.destroy());
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const owner = routes.get(path);
+    const base = owner === undefined ? undefined : options.upstreams.get(owner);
+    if (owner === undefined || base === undefined || req.method !== "GET") {
+      refuse(client, 404, "not_found", `no WebSocket endpoint at ${path}`);
+      return;
+    }
+    const requestId = acceptId(req.headers[requestIdHeader] as string | undefined) ?? randomUUID();
+    const correlationId =
+      acceptId(req.headers[correlationIdHeader] as string | undefined) ?? requestId;
+    const forwardedFor = [req.headers["x-forwarded-for"], req.socket.remoteAddress]
+      .filter(Boolean)
+      .join(", ");
+
+    const lines = [`GET ${req.url} HTTP/1.1`, "connection: Upgrade", "upgrade: websocket"];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const name = req.rawHeaders[i] ?? "";
+      if (!dropped.has(name.toLowerCase())) lines.push(`${name}: ${req.rawHeaders[i + 1]}`);
+    }
+    lines.push(
+      `${requestIdHeader}: ${requestId}`,
+      `${correlationIdHeader}: ${correlationId}`,
+      `x-forwarded-for: ${forwardedFor}`,
+    );
+
+    const target = new URL(base);
+    const secure = target.protocol === "https:";
+    const port = Number(target.port) || (secure ? 443 : 80);
+    const upstream = secure
+      ? tlsConnect({ host: target.hostname, port, servername: target.hostname })
+      : tcpConnect({ host: target.hostname, port });
+    upstream.setTimeout(connectTimeoutMs);
+    let tunnelled = false;
+
+    upstream.once(secure ? "secureConnect" : "connect", () => {
+      upstream.setTimeout(0);
+      if (client.destroyed) {
+        upstream.destroy();
+        return;
+      }
+      tunnelled = true;
+      upstream.setNoDelay(true);
+      upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+      options.logger.debug({ upstream: owner, requestId, correlationId }, "websocket tunnel open");
+    });
+    upstream.on("timeout", () => upstream.destroy(new Error("connect timed out")));
+    upstream.on("error", (err) => {
+      if (tunnelled) {
+        client.destroy();
+        return;
+      }
+      options.logger.warn(
+        { err, upstream: owner, requestId, correlationId, path },
+        "upstream unreachable for a websocket upgrade",
+      );
+      refuse(client, 503, "unavailable", `the ${owner} service is unavailable, retry later`);
+    });
+    // Once tunnelled, one side closing ends the other (after what was piped is written).
+    upstream.on("close", () => {
+      if (tunnelled && !client.writableEnded) client.destroy();
+    });
+    client.on("close", () => upstream.destroy());
+  };
+}

@@ -5,6 +5,7 @@ import { ModerationService } from "@kindred/proto/moderation/v1";
 import {
   clientFor,
   connectErrorOf,
+  deleteNamespaceStreams,
   publishTestEvent,
   startReady,
   testServiceEnv,
@@ -20,6 +21,9 @@ describe("moderation", () => {
   it("queues every new post for scanning, once, and answers unimplemented for what issue 6 builds", async () => {
     await using db = await createTestDatabase("moderation");
     const namespace = eventNamespace(uniqueName("moderation"));
+    await using _streams = {
+      [Symbol.asyncDispose]: () => deleteNamespaceStreams(testEnv.natsUrl, namespace),
+    };
     const app = buildApp(
       loadModerationConfig(
         testServiceEnv({ database: db, extra: { EVENTS_NAMESPACE: namespace.prefix } }),

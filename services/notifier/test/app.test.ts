@@ -5,6 +5,7 @@ import { NotifierService } from "@kindred/proto/notifier/v1";
 import {
   clientFor,
   connectErrorOf,
+  deleteNamespaceStreams,
   publishTestEvent,
   startReady,
   testServiceEnv,
@@ -20,6 +21,9 @@ describe("notifier", () => {
   it("records a delivery decision for every new post, once, and answers unimplemented for what issue 7 builds", async () => {
     await using db = await createTestDatabase("notifier");
     const namespace = eventNamespace(uniqueName("notifier"));
+    await using _streams = {
+      [Symbol.asyncDispose]: () => deleteNamespaceStreams(testEnv.natsUrl, namespace),
+    };
     const app = buildApp(
       loadNotifierConfig(
         testServiceEnv({ database: db, extra: { EVENTS_NAMESPACE: namespace.prefix } }),

@@ -1,20 +1,145 @@
-import type { RequestHandler } from "@kindred/runtime";
+import { STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Logger } from "@kindred/logging";
+import { CloseCode } from "@kindred/proto/realtime/v1";
+import type { RequestHandler, UpgradeHandler } from "@kindred/runtime";
+import { type Codec, chooseCodec, jsonProtocol, protoProtocol } from "./protocol.ts";
+import type { TokenVerifier } from "./token-verifier.ts";
+import type { ClientSocket, SocketListener, Transport } from "./transport.ts";
+
+export const realtimePath = "/v1/realtime";
+
+export interface EndpointOptions {
+  transport: Transport;
+  verifier: TokenVerifier;
+  logger: Logger;
+  /** Builds the connection of an accepted, authenticated socket. */
+  connect(socket: ClientSocket, codec: Codec, userId: string): SocketListener;
+}
+
+/** Answers an upgrade that is refused with a plain HTTP response: no socket is opened. */
+function refuse(
+  socket: Duplex,
+  status: number,
+  code: string,
+  message: string,
+  extra: Record<string, string> = {},
+): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify({ code, message });
+  const headers = {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(body)),
+    connection: "close",
+    ...extra,
+  };
+  const head = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join("");
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
+}
+
+/** The token of `Authorization: Bearer <token>`, or undefined. */
+function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer +([^ ]+) *$/i.exec(header ?? "");
+  return match?.[1];
+}
 
 /**
- * `GET /v1/realtime` is where WebSocket clients will connect (issue 7). Until that is built the
- * endpoint says so plainly — 501 with a Connect-style `unimplemented` body — rather than
- * accepting sockets that would never carry an event.
+ * `GET /v1/realtime`: authenticates the upgrade (`Authorization: Bearer`), agrees on a
+ * subprotocol, and hands the socket to the transport. A refused upgrade gets an HTTP error with
+ * a JSON body (401, 400, 404, 503) and no socket. Tokens are never logged.
  */
-export const websocketEndpoint: RequestHandler = (req, res) => {
-  const path = (req.url ?? "/").split("?")[0];
-  const [status, code, message] =
-    path === "/v1/realtime"
-      ? [501, "unimplemented", "realtime subscriptions are not available yet"]
-      : [404, "not_found", "no such route"];
-  const body = JSON.stringify({ code, message });
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(body),
-  });
-  res.end(body);
-};
+export class WebSocketEndpoint {
+  readonly #options: EndpointOptions;
+  #closing = false;
+
+  constructor(options: EndpointOptions) {
+    this.#options = options;
+  }
+
+  readonly upgrade: UpgradeHandler = (req, socket, head) => {
+    // Errors of a socket that is still being checked (the client went away) end it quietly.
+    socket.on("error", () => socket.destroy());
+    void this.#upgrade(req, socket, head).catch((err: unknown) => {
+      this.#options.logger.error({ err }, "realtime upgrade failed");
+      refuse(socket, 500, "internal", "the server failed; retry later");
+    });
+  };
+
+  /** A plain request (no upgrade) to the endpoint is told to upgrade. */
+  readonly fallback: RequestHandler = (req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    const [status, code, message] =
+      path === realtimePath
+        ? [426, "failed_precondition", `${realtimePath} is a WebSocket endpoint; upgrade to it`]
+        : [404, "not_found", "no such route"];
+    const body = JSON.stringify({ code, message });
+    res.writeHead(status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+      ...(status === 426 ? { upgrade: "websocket" } : {}),
+    });
+    res.end(body);
+  };
+
+  async #upgrade(req: Parameters<UpgradeHandler>[0], socket: Duplex, head: Buffer) {
+    const { logger, verifier, transport } = this.#options;
+    const path = (req.url ?? "/").split("?")[0];
+    if (path !== realtimePath || req.method !== "GET") {
+      refuse(socket, 404, "not_found", "no such route");
+      return;
+    }
+    if (this.#closing) {
+      refuse(socket, 503, "unavailable", "the server is restarting; reconnect");
+      return;
+    }
+    const codec = chooseCodec(req.headers["sec-websocket-protocol"]);
+    if (codec === undefined) {
+      refuse(
+        socket,
+        400,
+        "invalid_argument",
+        `offer the subprotocol ${jsonProtocol} or ${protoProtocol} (Sec-WebSocket-Protocol)`,
+      );
+      return;
+    }
+    const token = bearerToken(req.headers.authorization);
+    if (token === undefined) {
+      refuse(socket, 401, "unauthenticated", "an Authorization: Bearer access token is required", {
+        "www-authenticate": "Bearer",
+      });
+      return;
+    }
+    let userId: string;
+    try {
+      ({ userId } = await verifier.verify(token));
+    } catch (err) {
+      const cause =
+        err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
+      logger.info(
+        { reason: err instanceof Error ? err.message : String(err), cause },
+        "token refused",
+      );
+      refuse(socket, 401, "unauthenticated", "the access token is invalid or expired", {
+        "www-authenticate": 'Bearer error="invalid_token"',
+      });
+      return;
+    }
+    if (this.#closing) {
+      refuse(socket, 503, "unavailable", "the server is restarting; reconnect");
+      return;
+    }
+    if (socket.destroyed) return;
+    transport.accept(req, socket, head, codec.protocol, (client) => {
+      logger.debug({ userId, protocol: codec.protocol }, "realtime connection opened");
+      return this.#options.connect(client, codec, userId);
+    });
+  }
+
+  /** Refuses new upgrades and closes every socket with 1012 (service restart): clients reconnect. */
+  async shutdown(deadline: AbortSignal): Promise<void> {
+    this.#closing = true;
+    await this.#options.transport.closeAll(CloseCode.SERVICE_RESTART, "server restart", deadline);
+  }
+}

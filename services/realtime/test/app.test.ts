@@ -1,19 +1,253 @@
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { request } from "node:http";
+import type { Duplex } from "node:stream";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { ClientMessageSchema, ErrorCode, ServerMessageSchema } from "@kindred/proto/realtime/v1";
 import { startReady, testServiceEnv } from "@kindred/service-kit";
+import { waitFor } from "@kindred/testing";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app.ts";
 import { loadRealtimeConfig } from "../src/config.ts";
+import { contentEvents, fakeVerifier, openSocket, rawUpgrade } from "./helpers.ts";
+
+const alice = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b01";
+const circle = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9c01";
+const otherCircle = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9c02";
+const post = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9d01";
+
+function realtime(
+  namespace: string,
+  options: { withVerifier?: boolean; extra?: Record<string, string> } = {},
+) {
+  return createApp(
+    loadRealtimeConfig(
+      testServiceEnv({ extra: { EVENTS_NAMESPACE: namespace, ...options.extra } }),
+    ),
+    options.withVerifier === false ? {} : { verifier: fakeVerifier },
+  );
+}
 
 describe("realtime", () => {
-  it("gets ready on NATS alone and says plainly that subscriptions are not built yet", async () => {
-    await using host = await startReady(createApp(loadRealtimeConfig(testServiceEnv())));
-    const report = await host.readiness.report();
-    expect(Object.keys(report.checks)).toEqual(["nats"]);
+  it("delivers a created post to the sockets subscribed to its circle, with a cursor", async () => {
+    await using events = await contentEvents();
+    await events.createStream();
+    await using host = await startReady(realtime(events.namespace));
+    expect(Object.keys((await host.readiness.report()).checks)).toEqual(["nats", "content-events"]);
 
-    const res = await fetch(`${host.url}/v1/realtime`);
-    expect(res.status).toBe(501);
-    expect(await res.json()).toEqual({
-      code: "unimplemented",
-      message: "realtime subscriptions are not available yet",
+    await using socket = await openSocket(host.url, { token: `token-${alice}` });
+    expect(socket.ws.protocol).toBe("kindred.v1.json");
+    socket.send({ ref: "r1", subscribe: { channel: `circle:${circle}` } });
+    expect(await socket.next()).toEqual({
+      schemaVersion: "SCHEMA_VERSION_1",
+      ref: "r1",
+      subscribed: { channel: `circle:${circle}`, cursor: "0" },
+    });
+
+    await events.publishPost({ postId: "elsewhere", circleId: otherCircle });
+    const sequence = await events.publishPost({ postId: post, circleId: circle, body: "hi" });
+    expect(sequence).toBe(2);
+    expect(await socket.next()).toEqual({
+      schemaVersion: "SCHEMA_VERSION_1",
+      event: {
+        channel: `circle:${circle}`,
+        cursor: "2",
+        occurredAt: "2026-11-25T12:00:00Z",
+        postCreated: {
+          id: post,
+          circleId: circle,
+          authorId: "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b11",
+          body: "hi",
+          version: "1",
+          createdAt: expect.any(String),
+        },
+      },
+    });
+
+    const metrics = await fetch(`${host.healthUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/^kindred_realtime_connections\{[^}]*\} 1$/m);
+    expect(metrics).toMatch(/^kindred_realtime_frames_sent_total\{frame="event"[^}]*\} 1$/m);
+  });
+
+  it("refuses an upgrade without a valid token (401), subprotocol (400) or path (404)", async () => {
+    await using events = await contentEvents();
+    await events.createStream();
+    await using host = await startReady(realtime(events.namespace));
+    const url = `${host.url}/v1/realtime`;
+    const protocol = { "sec-websocket-protocol": "kindred.v1.json" };
+
+    const missing = await rawUpgrade(url, protocol);
+    expect(missing.status).toBe(401);
+    expect(JSON.parse(missing.body)).toEqual({
+      code: "unauthenticated",
+      message: "an Authorization: Bearer access token is required",
+    });
+    const bad = await rawUpgrade(url, { ...protocol, authorization: "Bearer nope" });
+    expect(bad.status).toBe(401);
+    expect(JSON.parse(bad.body)).toEqual({
+      code: "unauthenticated",
+      message: "the access token is invalid or expired",
+    });
+    const noProtocol = await rawUpgrade(url, { authorization: `Bearer token-${alice}` });
+    expect(noProtocol.status).toBe(400);
+    expect(JSON.parse(noProtocol.body).code).toBe("invalid_argument");
+    const elsewhere = await rawUpgrade(`${host.url}/v1/other`, {
+      ...protocol,
+      authorization: `Bearer token-${alice}`,
+    });
+    expect(elsewhere.status).toBe(404);
+    const accepted = await rawUpgrade(url, { ...protocol, authorization: `Bearer token-${alice}` });
+    expect(accepted.status).toBe(101);
+
+    const plain = await fetch(url);
+    expect(plain.status).toBe(426);
+    expect(((await plain.json()) as { code: string }).code).toBe("failed_precondition");
+  });
+
+  it("refuses every token when no verifier is configured", async () => {
+    await using events = await contentEvents();
+    await events.createStream();
+    await using host = await startReady(realtime(events.namespace, { withVerifier: false }));
+    const answer = await rawUpgrade(`${host.url}/v1/realtime`, {
+      "sec-websocket-protocol": "kindred.v1.json",
+      authorization: `Bearer token-${alice}`,
+    });
+    expect(answer.status).toBe(401);
+  });
+
+  it("answers unknown and invalid client messages with error frames and keeps the socket open", async () => {
+    await using events = await contentEvents();
+    await events.createStream();
+    await using host = await startReady(realtime(events.namespace));
+    await using socket = await openSocket(host.url, { token: `token-${alice}` });
+
+    socket.send({ ref: "u1", hello: { there: true } });
+    expect(await socket.next()).toEqual({
+      schemaVersion: "SCHEMA_VERSION_1",
+      error: {
+        code: "ERROR_CODE_UNKNOWN_MESSAGE",
+        message: "the message has no frame this server knows",
+      },
+    });
+    socket.ws.send("not json");
+    expect(await socket.next()).toMatchObject({ error: { code: "ERROR_CODE_INVALID_MESSAGE" } });
+    socket.send({ ref: "v1", subscribe: { channel: "circle:not-a-uuid" } });
+    expect(await socket.next()).toMatchObject({ error: { code: "ERROR_CODE_INVALID_MESSAGE" } });
+    socket.send({ schemaVersion: "SCHEMA_VERSION_9", ping: {} });
+    expect(await socket.next()).toMatchObject({
+      error: { code: "ERROR_CODE_UNSUPPORTED_VERSION" },
+    });
+    socket.send({ ref: "p1", subscribe: { channel: `user:${circle}` } });
+    expect(await socket.next()).toMatchObject({
+      ref: "p1",
+      error: { code: "ERROR_CODE_PERMISSION_DENIED", channel: `user:${circle}` },
+    });
+
+    socket.send({ ref: "k1", ping: { nonce: "n1" } });
+    expect(await socket.next()).toEqual({
+      schemaVersion: "SCHEMA_VERSION_1",
+      ref: "k1",
+      pong: { nonce: "n1" },
+    });
+    expect(socket.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it("speaks kindred.v1.proto in binary frames", async () => {
+    await using events = await contentEvents();
+    await events.createStream();
+    await using host = await startReady(realtime(events.namespace));
+    await using socket = await openSocket(host.url, {
+      token: `token-${alice}`,
+      protocol: "kindred.v1.proto",
+    });
+    expect(socket.ws.protocol).toBe("kindred.v1.proto");
+    socket.send(
+      toBinary(
+        ClientMessageSchema,
+        create(ClientMessageSchema, {
+          ref: "b1",
+          frame: { case: "subscribe", value: { channel: `circle:${circle}` } },
+        }),
+      ),
+    );
+    const subscribed = fromBinary(ServerMessageSchema, (await socket.next()) as Uint8Array);
+    expect(subscribed.frame).toMatchObject({
+      case: "subscribed",
+      value: { channel: `circle:${circle}` },
+    });
+
+    await events.publishPost({ postId: post, circleId: circle });
+    const event = fromBinary(ServerMessageSchema, (await socket.next()) as Uint8Array);
+    expect(event.frame.case === "event" && event.frame.value.event).toMatchObject({
+      case: "postCreated",
+      value: { id: post },
+    });
+
+    socket.ws.send("text is not binary");
+    const refused = fromBinary(ServerMessageSchema, (await socket.next()) as Uint8Array);
+    expect(refused.frame).toMatchObject({
+      case: "error",
+      value: { code: ErrorCode.INVALID_MESSAGE },
+    });
+  });
+
+  it("cuts a socket that stops answering pings and keeps those that answer", async () => {
+    await using events = await contentEvents();
+    await events.createStream();
+    await using host = await startReady(
+      realtime(events.namespace, { extra: { REALTIME_PING_INTERVAL_MS: "50" } }),
+    );
+    await using healthy = await openSocket(host.url, { token: `token-${alice}` });
+    // A peer that completed the handshake and went silent: it reads, but never answers a ping.
+    const silent = await new Promise<Duplex>((resolve, reject) => {
+      const req = request(`${host.url}/v1/realtime`, {
+        headers: {
+          connection: "Upgrade",
+          upgrade: "websocket",
+          "sec-websocket-version": "13",
+          "sec-websocket-key": randomBytes(16).toString("base64"),
+          "sec-websocket-protocol": "kindred.v1.json",
+          authorization: `Bearer token-${alice}`,
+        },
+      });
+      req.on("upgrade", (_res, socket) => resolve(socket));
+      req.on("error", reject);
+      req.end();
+    });
+    silent.resume();
+    await once(silent, "close");
+
+    healthy.send({ ref: "k", ping: { nonce: "still here" } });
+    expect(await healthy.next()).toMatchObject({ pong: { nonce: "still here" } });
+  });
+
+  it("closes every socket with 1012 (service restart) when it stops", async () => {
+    await using events = await contentEvents();
+    await events.createStream();
+    const host = await startReady(realtime(events.namespace));
+    await using socket = await openSocket(host.url, { token: `token-${alice}` });
+
+    await host.stop();
+    expect(await socket.closed).toEqual({ code: 1012, reason: "server restart" });
+  });
+
+  it("gets ready once the content stream exists, which it waits for", async () => {
+    await using events = await contentEvents();
+    await using host = realtime(events.namespace);
+    await host.start();
+    const before = await waitFor(async () => {
+      const report = await host.readiness.report();
+      return report.checks.nats?.status === "up" ? report : undefined;
+    });
+    expect(before.ready).toBe(false);
+    expect(before.checks["content-events"]).toEqual({
+      status: "down",
+      error: "not reading content.post.created.v1 yet",
+    });
+
+    await events.createStream();
+    await waitFor(async () => ((await host.readiness.report()).ready ? true : undefined), {
+      what: "realtime to become ready",
     });
   });
 });

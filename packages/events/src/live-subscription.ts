@@ -1,0 +1,211 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
+import { backoffDelay, type NatsClient } from "@kindred/nats";
+import { type ConsumerMessages, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
+import type { ReceivedEvent } from "./consumer.ts";
+import type { EventType } from "./event-type.ts";
+import { fromHeaders } from "./metadata.ts";
+import { type EventNamespace, noNamespace, streamIn, subjectIn } from "./namespace.ts";
+
+interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** An event as a live subscriber sees it: with its position in the stream. */
+export type LiveEvent<Desc extends DescMessage> = ReceivedEvent<Desc> & {
+  /** The JetStream stream sequence: increasing, a cursor to resume after. */
+  sequence: number;
+};
+
+export interface LiveSubscriptionOptions<Desc extends DescMessage> {
+  nats: NatsClient;
+  /** The producer's stream, without namespace: `CONTENT`. */
+  stream: string;
+  event: EventType<Desc>;
+  namespace?: EventNamespace;
+  /** `"new"`: events stored after the subscription is established; or those after a sequence. */
+  deliver: "new" | { afterSequence: number };
+  /** Called once per event, in stream order, one at a time; a throw is logged and skipped. */
+  onEvent(event: LiveEvent<Desc>): void | Promise<void>;
+  logger: Logger;
+  /** Delays between attempts to establish the subscription: initial, doubling, capped. */
+  retry?: { initialMs: number; maxMs: number };
+}
+
+export interface LiveSubscription extends AsyncDisposable {
+  /** Resolves once the subscription is established; rejects if it is disposed first. */
+  ready(): Promise<void>;
+  /** Whether the subscription is established now (for readiness checks). */
+  readonly established: boolean;
+  /** The sequence of the last event handed to `onEvent` (or where "new" started, minus one). */
+  readonly lastSequence: number;
+}
+
+/**
+ * Sees every event of one type, as a fan-out: each subscriber (each realtime instance) gets all
+ * of them, with no durable consumer, no ack and no inbox. It reads through a JetStream ordered
+ * consumer, which notices any gap in delivery and recreates itself after the last sequence
+ * seen, so nothing is skipped or repeated — also across NATS restarts. It can be created while
+ * NATS or the stream is unavailable: it keeps trying, with backoff, until both are there.
+ * An event it cannot decode is logged and skipped; it never stops the subscription.
+ */
+export function subscribeLive<Desc extends DescMessage>(
+  options: LiveSubscriptionOptions<Desc>,
+): LiveSubscription {
+  return new OrderedLiveSubscription(options);
+}
+
+class OrderedLiveSubscription<Desc extends DescMessage> implements LiveSubscription {
+  readonly #options: LiveSubscriptionOptions<Desc>;
+  readonly #stop = new AbortController();
+  readonly #ready: Promise<void>;
+  #resolveReady: () => void = () => {};
+  #rejectReady: (err: Error) => void = () => {};
+  /** Sequence of the last event handled; undefined until "new" learned where the stream ends. */
+  #cursor: number | undefined;
+  #established = false;
+  #messages: ConsumerMessages | undefined;
+  readonly #loop: Promise<void>;
+
+  constructor(options: LiveSubscriptionOptions<Desc>) {
+    this.#options = options;
+    this.#cursor = options.deliver === "new" ? undefined : options.deliver.afterSequence;
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    // A caller that never awaits ready() must not see an unhandled rejection on dispose.
+    this.#ready.catch(() => {});
+    this.#loop = this.#run();
+  }
+
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  get established(): boolean {
+    return this.#established;
+  }
+
+  get lastSequence(): number {
+    return this.#cursor ?? 0;
+  }
+
+  get #where() {
+    const ns = this.#options.namespace ?? noNamespace;
+    return {
+      stream: streamIn(ns, this.#options.stream),
+      subject: subjectIn(ns, this.#options.event.subject),
+    };
+  }
+
+  async #run(): Promise<void> {
+    const { logger, nats } = this.#options;
+    const retry = this.#options.retry ?? { initialMs: 200, maxMs: 5_000 };
+    const signal = this.#stop.signal;
+    const { stream, subject } = this.#where;
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        await nats.connected(signal);
+        const messages = await this.#open(stream, subject);
+        this.#messages = messages;
+        if (signal.aborted) break;
+        this.#established = true;
+        attempt = 0;
+        this.#resolveReady();
+        logger.info({ stream, subject, after: this.#cursor }, "live subscription established");
+        for await (const msg of messages) {
+          await this.#deliver(msg);
+        }
+        // The ordered consumer gave up recreating itself (e.g. the stream was gone for long).
+        if (!signal.aborted) throw new Error("the ordered consumer stopped");
+      } catch (err) {
+        if (signal.aborted) break;
+        const delay = backoffDelay(attempt, retry.initialMs, retry.maxMs);
+        if (attempt < 3 || attempt % 10 === 0) {
+          logger.warn(
+            { stream, subject, attempt, retryInMs: delay, err: String(err) },
+            "live subscription not established; retrying",
+          );
+        }
+        await sleep(delay, undefined, { signal }).catch(() => {});
+      } finally {
+        this.#established = false;
+        this.#messages?.stop();
+        this.#messages = undefined;
+      }
+    }
+    this.#rejectReady(
+      new Error(`live subscription to ${subject} closed before it was established`),
+    );
+  }
+
+  async #open(stream: string, subject: string): Promise<ConsumerMessages> {
+    const { nats } = this.#options;
+    if (this.#cursor === undefined) {
+      // "new" means after the stream's last event now. Starting from an explicit sequence (not
+      // DeliverPolicy.New) also gives the ordered consumer its cursor, so that when it recreates
+      // itself before any event arrived it does not start over from the first event.
+      const info = await (await nats.jetstreamManager()).streams.info(stream);
+      this.#cursor = info.state.last_seq;
+    }
+    const consumer = await nats.jetstream().consumers.get(stream, {
+      // A string becomes `filter_subject`: NATS 2.9 allows one filter subject per consumer.
+      filter_subjects: subject,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.#cursor + 1,
+    });
+    // Heartbeats every 5 s: a consumer lost with a NATS restart is noticed and recreated soon.
+    return consumer.consume({ max_messages: 256, expires: 10_000 });
+  }
+
+  async #deliver(msg: JsMsg): Promise<void> {
+    const { event, logger } = this.#options;
+    const sequence = msg.seq;
+    this.#cursor = sequence;
+    let received: LiveEvent<Desc>;
+    try {
+      const metadata = fromHeaders((name) => msg.headers?.get(name) || undefined);
+      if (metadata.type !== event.name) {
+        throw new Error(`event type ${metadata.type} is not ${event.name}`);
+      }
+      if (metadata.version > event.version) {
+        throw new Error(
+          `event ${metadata.type} v${metadata.version} is newer than this subscriber knows (v${event.version})`,
+        );
+      }
+      const message: MessageShape<Desc> = fromBinary(event.schema, msg.data);
+      received = {
+        metadata,
+        message,
+        subject: msg.subject,
+        deliveryCount: msg.info.deliveryCount,
+        sequence,
+      };
+    } catch (err) {
+      logger.warn(
+        { subject: msg.subject, sequence, eventId: msg.headers?.get("Nats-Msg-Id"), err },
+        "malformed event skipped by live subscription",
+      );
+      return;
+    }
+    try {
+      await this.#options.onEvent(received);
+    } catch (err) {
+      logger.error(
+        { subject: msg.subject, sequence, eventId: received.metadata.id, err },
+        "live event handler failed; event skipped",
+      );
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#stop.signal.aborted) return;
+    this.#stop.abort();
+    this.#messages?.stop();
+    await this.#loop;
+  }
+}

@@ -1,0 +1,23 @@
+import { defineEvent, type LiveEvent } from "@kindred/events";
+import { PostCreatedSchema } from "@kindred/proto/content/events/v1";
+import type { ChannelHub } from "./channel-hub.ts";
+import { postCreatedFrame } from "./frames.ts";
+
+/** The content service's stream and the event realtime reads from it. */
+export const contentStream = "CONTENT";
+export const postCreated = defineEvent(PostCreatedSchema, "content.post.created.v1");
+
+export function circleChannel(circleId: string): string {
+  return `circle:${circleId.toLowerCase()}`;
+}
+
+/**
+ * Sends each created post to the sockets subscribed to its circle, with the stream sequence as
+ * the channel's cursor (increasing within a channel, though not consecutive).
+ */
+export function fanOutPostCreated(hub: ChannelHub) {
+  return ({ message, metadata, sequence }: LiveEvent<typeof PostCreatedSchema>): void => {
+    const channel = circleChannel(message.circleId);
+    hub.publish(channel, postCreatedFrame(channel, String(sequence), message, metadata));
+  };
+}
