@@ -12,6 +12,7 @@ import {
   type EventHeaders,
   type EventMetadata,
   fromHeaders,
+  headerNames,
   MalformedEventError,
 } from "./metadata.ts";
 import { type EventNamespace, noNamespace, streamIn, subjectIn } from "./namespace.ts";
@@ -309,7 +310,7 @@ export class EventConsumer<Desc extends DescMessage> implements AsyncDisposable 
       logger.warn(
         {
           consumer: this.#spec.name,
-          eventId: headers["Nats-Msg-Id"],
+          eventId: headers[headerNames.id],
           deliveries,
           retryInMs: delay,
           err,
@@ -323,7 +324,7 @@ export class EventConsumer<Desc extends DescMessage> implements AsyncDisposable 
     try {
       await storeDeadLetter(this.#options.db, {
         consumer: this.#spec.name,
-        eventId: headers["Nats-Msg-Id"] ?? "00000000-0000-0000-0000-000000000000",
+        eventId: headers[headerNames.id] ?? "00000000-0000-0000-0000-000000000000",
         subject: msg.subject,
         headers,
         payload: msg.data,
@@ -344,7 +345,7 @@ export class EventConsumer<Desc extends DescMessage> implements AsyncDisposable 
     logger.error(
       {
         consumer: this.#spec.name,
-        eventId: headers["Nats-Msg-Id"],
+        eventId: headers[headerNames.id],
         subject: msg.subject,
         deliveries,
         reason,

@@ -187,7 +187,7 @@ class OrderedLiveSubscription<Desc extends DescMessage> implements LiveSubscript
       };
     } catch (err) {
       logger.warn(
-        { subject: msg.subject, sequence, eventId: msg.headers?.get("Nats-Msg-Id"), err },
+        { subject: msg.subject, sequence, eventId: msg.headers?.get("Kindred-Event-Id"), err },
         "malformed event skipped by live subscription",
       );
       return;

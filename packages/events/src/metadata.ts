@@ -4,7 +4,10 @@
  * protobuf message of the event type.
  */
 export interface EventMetadata {
-  /** UUIDv7; also `Nats-Msg-Id`, so JetStream drops a re-publish inside its duplicate window. */
+  /**
+   * UUIDv7, in `Kindred-Event-Id`; also the `Nats-Msg-Id` of its first publish, so JetStream
+   * drops a re-publish inside its duplicate window (a deliberate `republish` uses a suffix).
+   */
   id: string;
   /** `content.post.created` */
   type: string;
@@ -24,8 +27,11 @@ export interface EventMetadata {
   tracestate?: string;
 }
 
+/** JetStream's de-duplication header (the event id, `:<n>` for the n-th deliberate republish). */
+export const natsMsgIdHeader = "Nats-Msg-Id";
+
 export const headerNames = {
-  id: "Nats-Msg-Id",
+  id: "Kindred-Event-Id",
   type: "Kindred-Event-Type",
   version: "Kindred-Event-Version",
   producer: "Kindred-Producer",
@@ -44,6 +50,7 @@ export type EventHeaders = Record<string, string>;
 export function toHeaders(meta: EventMetadata, messageType: string): EventHeaders {
   const headers: EventHeaders = {
     [headerNames.id]: meta.id,
+    [natsMsgIdHeader]: meta.id,
     [headerNames.type]: meta.type,
     [headerNames.version]: String(meta.version),
     [headerNames.producer]: meta.producer,

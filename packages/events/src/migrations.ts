@@ -21,6 +21,7 @@ export const eventMigrations: Readonly<Record<string, Migration>> = {
         .addColumn("payload", "bytea", (c) => c.notNull())
         .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
         .addColumn("sent_at", "timestamptz")
+        .addColumn("republish_count", "integer", (c) => c.notNull().defaultTo(0))
         .execute();
       // The relay reads unsent rows in order; the index holds only those, so it stays small.
       await sql`create index event_outbox_unsent on event_outbox (seq) where sent_at is null`.execute(

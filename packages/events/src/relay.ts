@@ -68,6 +68,7 @@ export interface RelayStatus {
 
 interface Row {
   id: string;
+  republish_count: number;
   aggregate_key: string;
   subject: string;
   headers: EventHeaders;
@@ -231,7 +232,7 @@ export class OutboxRelay implements AsyncDisposable {
     const { db, batchSize } = this.#options;
     this.#notified = false;
     const { rows } = await sql<Row>`
-      select id, aggregate_key, subject, headers, payload, created_at
+      select id, republish_count, aggregate_key, subject, headers, payload, created_at
       from event_outbox where sent_at is null order by seq limit ${batchSize}`.execute(db.kysely);
     if (rows.length === 0) return { published: 0, failed: 0 };
 
@@ -295,8 +296,12 @@ export class OutboxRelay implements AsyncDisposable {
     propagation.inject(trace.setSpan(parent, span), headers);
     const started = performance.now();
     try {
+      // A deliberate republish must get past JetStream's de-duplication; consumers still dedupe
+      // by the event id (`Kindred-Event-Id`) in their inbox.
+      const msgID = row.republish_count > 0 ? `${row.id}:${row.republish_count}` : row.id;
+      headers["Nats-Msg-Id"] = msgID;
       await this.#options.publisher.publish(row.subject, row.payload, {
-        msgID: row.id,
+        msgID,
         headers,
         timeoutMs: this.#options.publishTimeoutMs,
       });
@@ -366,7 +371,7 @@ export class OutboxRelay implements AsyncDisposable {
 // biome-ignore lint/suspicious/noExplicitAny: any service database that has the event tables
 export async function republishSince(db: Database<any>, since: Date): Promise<number> {
   const result = await sql`
-    update event_outbox set sent_at = null
+    update event_outbox set sent_at = null, republish_count = republish_count + 1
     where sent_at is not null and created_at >= ${since}`.execute(db.kysely);
   return Number(result.numAffectedRows ?? 0);
 }

@@ -14,6 +14,8 @@ export interface EventTables {
     payload: Uint8Array;
     created_at: Generated<Date>;
     sent_at: Date | null;
+    /** Times an operator re-sent it (`republish`); part of its `Nats-Msg-Id` when above 0. */
+    republish_count: Generated<number>;
   };
   event_inbox: {
     consumer: string;

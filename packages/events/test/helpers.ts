@@ -81,7 +81,7 @@ export async function backbone(options: { natsUrl?: string } = {}) {
         const m = await jsm.streams.getMessage(stream, { seq });
         if (m === null) continue;
         out.push({
-          id: m.header.get("Nats-Msg-Id"),
+          id: m.header.get("Kindred-Event-Id"),
           aggregate: m.header.get("Kindred-Aggregate-Id"),
         });
       }
