@@ -4,29 +4,16 @@ import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import {
   EventConsumer,
-  jetStreamPublisher,
   listDeadLetters,
   Outbox,
-  OutboxRelay,
   replayDeadLetters,
   toHeaders,
 } from "../src/index.ts";
-import { backbone, logger } from "./helpers.ts";
+import { backbone, logger, relayFor } from "./helpers.ts";
 
 const outbox = new Outbox("content");
 const circleId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b10";
 const authorId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b11";
-
-function relayFor(world: Awaited<ReturnType<typeof backbone>>, registry?: Registry) {
-  return new OutboxRelay({
-    db: world.db,
-    connection: { url: world.database.url },
-    publisher: jetStreamPublisher(world.nats),
-    logger,
-    pollIntervalMs: 100,
-    ...(registry === undefined ? {} : { registry }),
-  });
-}
 
 function post(postId: string) {
   return { postId, circleId, authorId, body: `body of ${postId}`, version: 1n };
@@ -36,7 +23,7 @@ describe("outbox and relay", () => {
   it("publishes a committed event exactly once and nothing of a rolled-back one", async () => {
     await using world = await backbone();
     const registry = new Registry();
-    await using relay = relayFor(world, registry);
+    await using relay = relayFor(world, { registry, pollIntervalMs: 100 });
     relay.start();
 
     await world.db

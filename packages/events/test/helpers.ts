@@ -11,7 +11,13 @@ import {
 import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { sql } from "kysely";
-import { defineEvent, eventMigrations } from "../src/index.ts";
+import {
+  defineEvent,
+  eventMigrations,
+  jetStreamPublisher,
+  OutboxRelay,
+  type RelayOptions,
+} from "../src/index.ts";
 
 export const logger = recordingLogger();
 
@@ -95,4 +101,19 @@ export async function backbone(options: { natsUrl?: string } = {}) {
       await database.drop();
     },
   };
+}
+
+/** A relay on a test world's outbox, polling often. */
+export function relayFor(
+  world: Awaited<ReturnType<typeof backbone>>,
+  options: Partial<Omit<RelayOptions, "db" | "connection" | "publisher" | "logger">> = {},
+): OutboxRelay {
+  return new OutboxRelay({
+    db: world.db,
+    connection: { url: world.database.url },
+    publisher: jetStreamPublisher(world.nats),
+    logger,
+    pollIntervalMs: 50,
+    ...options,
+  });
 }

@@ -8,14 +8,8 @@ import {
 } from "@opentelemetry/sdk-trace";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
-import {
-  EventConsumer,
-  jetStreamPublisher,
-  Outbox,
-  OutboxRelay,
-  republishSince,
-} from "../src/index.ts";
-import { backbone, logger } from "./helpers.ts";
+import { EventConsumer, Outbox, OutboxRelay, republishSince } from "../src/index.ts";
+import { backbone, logger, relayFor } from "./helpers.ts";
 
 const outbox = new Outbox("content");
 const circleId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b10";
@@ -26,20 +20,6 @@ const write = (world: World, id: string) =>
   world.db.transaction((trx) =>
     outbox.enqueue(trx, world.event, post(id), { actorId: "system:test", aggregateId: id }),
   );
-
-function relayFor(
-  world: World,
-  options: { retentionMs?: number; cleanupIntervalMs?: number } = {},
-) {
-  return new OutboxRelay({
-    db: world.db,
-    connection: { url: world.database.url },
-    publisher: jetStreamPublisher(world.nats),
-    logger,
-    pollIntervalMs: 50,
-    ...options,
-  });
-}
 
 describe("operating the outbox", () => {
   it("republishes kept rows since a time, to repair a broker that lost them", async () => {

@@ -4,5 +4,6 @@ export { uniqueName, uniqueStreamNames } from "./names.ts";
 export { TestNatsServer } from "./nats-server.ts";
 export { canConnect, closedPort } from "./ports.ts";
 export { type LogEntry, recordingLogger } from "./recording-logger.ts";
+export { stringService } from "./string-service.ts";
 export { TcpProxy } from "./tcp-proxy.ts";
 export { waitFor } from "./wait.ts";
