@@ -178,7 +178,7 @@ export class OutboxRelay implements AsyncDisposable {
       } catch (err) {
         failures++;
         logger.warn({ err, failures }, "outbox relay round failed");
-        await this.#dropSession();
+        // The lease is kept unless its own session broke (its `error` handler drops it then).
         await this.#pause(Math.min(10_000, 100 * 2 ** Math.min(failures, 7)));
       }
     }
@@ -203,8 +203,13 @@ export class OutboxRelay implements AsyncDisposable {
         this.#wake?.();
       });
       this.#client = client;
-      await client.connect();
-      await client.query(`LISTEN ${outboxChannel}`);
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${outboxChannel}`);
+      } catch (err) {
+        await this.#dropSession();
+        throw err;
+      }
     }
     const { rows } = await this.#client.query<{ ok: boolean }>(
       "select pg_try_advisory_lock(hashtextextended($1, 0)) as ok",
@@ -223,7 +228,9 @@ export class OutboxRelay implements AsyncDisposable {
     if (this.#leader) {
       this.#leader = false;
       this.#metrics.leader.set(0);
-      this.#options.logger.warn({}, "outbox relay gave up the lease");
+      if (this.#stop.signal.aborted)
+        this.#options.logger.info({}, "outbox relay released the lease");
+      else this.#options.logger.warn({}, "outbox relay lost the lease");
     }
     if (client !== undefined) await client.end().catch(() => {});
   }

@@ -28,6 +28,8 @@ export interface EventsKitOptions {
   logger: Logger;
   registry: Registry;
   lifecycle: Lifecycle;
+  /** Resolves when the outbox, inbox and dead-letter tables exist (migrations applied). */
+  schemaReady?: () => Promise<void>;
   /** The streams this service owns; a producer declares them and runs the relay. */
   streams?: readonly StreamSpec[];
 }
@@ -130,6 +132,13 @@ export class EventsKit {
               }).catch(() => {});
             }
           }
+          // Relay and consumers need the event tables: wait for migrations run at start.
+          await Promise.race([
+            this.#options.schemaReady?.(),
+            new Promise((resolve) =>
+              stop.signal.addEventListener("abort", resolve, { once: true }),
+            ),
+          ]);
           if (stop.signal.aborted) return;
           this.relay?.start();
           for (const consumer of this.consumers) consumer.start();

@@ -38,8 +38,9 @@ export function migrateOnStart(
   db: Database<unknown>,
   migrations: MigrationList,
   logger: Logger,
-): HealthCheck {
+): HealthCheck & { applied: Promise<void> } {
   const stop = new AbortController();
+  const schema = Promise.withResolvers<void>();
   let state: { done: boolean; error: string | undefined } = { done: false, error: undefined };
   let loop: Promise<void> = Promise.resolve();
 
@@ -49,6 +50,7 @@ export function migrateOnStart(
         const applied = await migrateDatabase(settings, db, migrations, logger);
         logger.info({ applied, database: settings.name }, "database is migrated");
         state = { done: true, error: undefined };
+        schema.resolve();
         return;
       } catch (err) {
         state = { done: false, error: err instanceof Error ? err.message : String(err) };
@@ -71,6 +73,7 @@ export function migrateOnStart(
   );
 
   return {
+    applied: schema.promise,
     name: "migrations",
     check: async () => {
       if (!state.done) throw new Error(`not applied yet${state.error ? `: ${state.error}` : ""}`);

@@ -32,6 +32,8 @@ export class ServiceKit {
   readonly lifecycle: Lifecycle;
   readonly checks: HealthCheck[] = [];
   readonly #events: EventsKit[] = [];
+  /** Resolves when this service's schema is in place (at once when a deploy job migrates). */
+  #schemaReady: Promise<void> = Promise.resolve();
 
   constructor(settings: ServerSettings, overrides: Partial<BaseDependencies> = {}) {
     const base = createBaseDependencies(settings, overrides);
@@ -61,9 +63,15 @@ export class ServiceKit {
     );
     this.checks.push({ name: "postgres", check: (signal) => db.healthCheck(signal) });
     if (settings.migrateOnStart) {
-      this.checks.push(
-        migrateOnStart(this.lifecycle, settings, db as Database<unknown>, migrations, this.logger),
+      const check = migrateOnStart(
+        this.lifecycle,
+        settings,
+        db as Database<unknown>,
+        migrations,
+        this.logger,
       );
+      this.checks.push(check);
+      this.#schemaReady = check.applied;
     }
     return db;
   }
@@ -108,7 +116,10 @@ export class ServiceKit {
 
   /** The service's outbox, relay (when it owns streams) and consumers. */
   events(
-    options: Omit<EventsKitOptions, "service" | "logger" | "registry" | "lifecycle">,
+    options: Omit<
+      EventsKitOptions,
+      "service" | "logger" | "registry" | "lifecycle" | "schemaReady"
+    >,
   ): EventsKit {
     const events = new EventsKit({
       ...options,
@@ -116,6 +127,7 @@ export class ServiceKit {
       logger: this.logger,
       registry: this.metrics.registry,
       lifecycle: this.lifecycle,
+      schemaReady: () => this.#schemaReady,
     });
     this.#events.push(events);
     return events;
