@@ -1,6 +1,7 @@
 import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
 import type { Database } from "@kindred/database";
 import type { NatsClient } from "@kindred/nats";
+import { backoffDelay, type Logger } from "@kindred/resilience";
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
@@ -16,13 +17,6 @@ import {
   MalformedEventError,
 } from "./metadata.ts";
 import { type EventNamespace, noNamespace, streamIn, subjectIn } from "./namespace.ts";
-
-interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 /** An event as a handler sees it. */
 export interface ReceivedEvent<Desc extends DescMessage> {
@@ -192,8 +186,7 @@ export class EventConsumer<Desc extends DescMessage> implements AsyncDisposable 
           { err, consumer: this.#spec.name, attempt },
           "event consumer cannot pull; retrying",
         );
-        const delay = Math.min(10_000, 200 * 2 ** Math.min(attempt, 6));
-        await new Promise((r) => setTimeout(r, delay));
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt, 200, 10_000)));
       }
     }
   }

@@ -1,18 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
-import { backoffDelay, type NatsClient } from "@kindred/nats";
+import type { NatsClient } from "@kindred/nats";
+import { backoffDelay, type Logger } from "@kindred/resilience";
 import { type ConsumerMessages, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
 import type { ReceivedEvent } from "./consumer.ts";
 import type { EventType } from "./event-type.ts";
 import { fromHeaders } from "./metadata.ts";
 import { type EventNamespace, noNamespace, streamIn, subjectIn } from "./namespace.ts";
-
-interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 /** An event as a live subscriber sees it: with its position in the stream. */
 export type LiveEvent<Desc extends DescMessage> = ReceivedEvent<Desc> & {

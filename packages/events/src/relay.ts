@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Database } from "@kindred/database";
 import type { NatsClient } from "@kindred/nats";
+import { backoffDelay, type Logger } from "@kindred/resilience";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { sql } from "kysely";
@@ -9,13 +10,6 @@ import type { Registry } from "prom-client";
 import type { EventHeaders } from "./metadata.ts";
 import { outboxChannel } from "./migrations.ts";
 import { createRelayMetrics, type RelayMetrics } from "./relay-metrics.ts";
-
-interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 /** Where the relay sends events; JetStream in production, anything in unit tests. */
 export interface EventPublisher {
@@ -170,7 +164,7 @@ export class OutboxRelay implements AsyncDisposable {
         await this.#cleanup();
         if (round.failed > 0) {
           failures++;
-          await this.#pause(Math.min(10_000, 100 * 2 ** Math.min(failures, 7)));
+          await this.#pause(backoffDelay(failures, 100, 10_000));
         } else {
           failures = 0;
           if (round.published < this.#options.batchSize) await this.#idle();
@@ -179,7 +173,7 @@ export class OutboxRelay implements AsyncDisposable {
         failures++;
         logger.warn({ err, failures }, "outbox relay round failed");
         // The lease is kept unless its own session broke (its `error` handler drops it then).
-        await this.#pause(Math.min(10_000, 100 * 2 ** Math.min(failures, 7)));
+        await this.#pause(backoffDelay(failures, 100, 10_000));
       }
     }
   }

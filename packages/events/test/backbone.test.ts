@@ -1,3 +1,4 @@
+import { waitUntil } from "@kindred/testing";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { sql } from "kysely";
 import { Registry } from "prom-client";
@@ -146,21 +147,12 @@ describe("consumer", () => {
     }
     await relay.flush();
 
-    const until = async <T>(probe: () => Promise<T>, ok: (v: T) => boolean) => {
-      const deadline = Date.now() + 15_000;
-      for (;;) {
-        const v = await probe();
-        if (ok(v)) return v;
-        if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(v)}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    };
     const effects = () =>
       sql<{ post_id: string }>`select post_id from effect order by post_id`
         .execute(world.db.kysely)
         .then((r) => r.rows.map((x) => x.post_id));
-    expect(await until(effects, (e) => e.length === 3)).toEqual(["a", "b", "c"]);
-    const letters = await until(
+    expect(await waitUntil(effects, (e) => e.length === 3)).toEqual(["a", "b", "c"]);
+    const letters = await waitUntil(
       () => listDeadLetters(world.db),
       (l) => l.length === 1,
     );
@@ -213,12 +205,11 @@ describe("consumer", () => {
     await (await world.nats.connected()).publish(world.event.subject, new Uint8Array([1, 2, 3]), {
       headers: h,
     });
-    const deadline = Date.now() + 10_000;
-    let letters = await listDeadLetters(world.db);
-    while (letters.length === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 25));
-      letters = await listDeadLetters(world.db);
-    }
+    const letters = await waitUntil(
+      () => listDeadLetters(world.db),
+      (l) => l.length > 0,
+      { timeoutMs: 10_000, what: "a dead letter" },
+    );
     expect(letters).toHaveLength(1);
     expect(letters[0]?.attempts).toBe(1);
     expect(letters[0]?.error).toBe(

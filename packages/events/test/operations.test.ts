@@ -1,3 +1,4 @@
+import { waitUntil } from "@kindred/testing";
 import { context, propagation, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
@@ -76,9 +77,7 @@ describe("operating the outbox", () => {
           world.db.kysely,
         )
       ).rows;
-    const deadline = Date.now() + 10_000;
-    while ((await rows()).length > 1 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(rows, (r) => r.length <= 1, { timeoutMs: 10_000, what: "the cleanup" });
     expect(await rows()).toEqual([{ agg: "post:unsent", sent: false }]);
   });
 

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import { waitUntil } from "@kindred/testing";
 
 const fixture = fileURLToPath(new URL("./fixtures/backbone-process.ts", import.meta.url));
 
@@ -29,18 +30,6 @@ export async function kill(child: ChildProcess, signal: NodeJS.Signals = "SIGKIL
   await once(child, "exit");
 }
 
-/** Polls `probe` until `ok`; the tests' way to wait on other processes. */
-export async function until<T>(
-  probe: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out; last value ${JSON.stringify(v).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Polls `probe` until `ok` (a minute at most: other processes are slow on a busy machine). */
+export const until = <T>(probe: () => Promise<T>, ok: (v: T) => boolean) =>
+  waitUntil(probe, ok, { timeoutMs: 60_000 });

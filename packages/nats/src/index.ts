@@ -1,2 +1,1 @@
-export { backoffDelay } from "./backoff.ts";
 export { NatsClient, type NatsClientOptions, type NatsConfig } from "./nats-client.ts";

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { DependencyUnavailableError } from "@kindred/errors";
+import { backoffDelay } from "@kindred/resilience";
 import {
   type JetStreamClient,
   type JetStreamManager,
@@ -7,7 +8,6 @@ import {
   jetstreamManager,
 } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { backoffDelay } from "./backoff.ts";
 
 export interface NatsConfig {
   servers: string[];

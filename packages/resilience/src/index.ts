@@ -1,4 +1,5 @@
 export { abandonOnAbort } from "./abandon-on-abort.ts";
+export { backoffDelay } from "./backoff.ts";
 export { HealthCheckError, rootCauseMessage } from "./health-check-error.ts";
 export type { Logger } from "./logger.ts";
 export { isNetworkErrorCode } from "./network-errors.ts";

@@ -14,7 +14,8 @@ import {
   type StreamSpec,
 } from "@kindred/events";
 import type { Logger } from "@kindred/logging";
-import { backoffDelay, type NatsClient } from "@kindred/nats";
+import type { NatsClient } from "@kindred/nats";
+import { backoffDelay } from "@kindred/resilience";
 import type { HealthCheck, Lifecycle } from "@kindred/runtime";
 import type { Registry } from "prom-client";
 

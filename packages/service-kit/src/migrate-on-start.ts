@@ -7,7 +7,7 @@ import {
   runMigrations,
 } from "@kindred/database";
 import type { Logger } from "@kindred/logging";
-import { backoffDelay } from "@kindred/nats";
+import { backoffDelay } from "@kindred/resilience";
 import type { HealthCheck, Lifecycle } from "@kindred/runtime";
 
 /**

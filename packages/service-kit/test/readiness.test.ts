@@ -1,20 +1,9 @@
 import { loadServiceConfig } from "@kindred/config";
 import { DependencyUnavailableError } from "@kindred/errors";
-import { createTestDatabase, TcpProxy, testEnv } from "@kindred/testing";
+import { createTestDatabase, TcpProxy, testEnv, waitUntil } from "@kindred/testing";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { ServiceKit, testServiceEnv } from "../src/index.ts";
-
-async function until<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string) {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await probe();
-    if (accept(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("ServiceKit readiness", () => {
   it("follows dependencies that are down at start, come up, and go away again", async () => {
@@ -68,12 +57,12 @@ describe("ServiceKit readiness", () => {
     // The dependencies come back: the service gets ready by itself, migrations applied.
     await pgProxy.open();
     await natsProxy.open();
-    await until(readyz, (r) => r.status === 200, "ready");
+    await waitUntil(readyz, (r) => r.status === 200, { what: "ready" });
     await database.transaction((trx) => sql`insert into note (id) values (1)`.execute(trx));
 
     // PostgreSQL goes away while serving: not ready, and work fails fast with unavailable.
     await pgProxy.close();
-    const gone = await until(readyz, (r) => r.status === 503, "not ready");
+    const gone = await waitUntil(readyz, (r) => r.status === 503, { what: "not ready" });
     expect(gone.body.checks.postgres?.status).toBe("down");
     await expect(
       database.transaction((trx) => sql`select 1`.execute(trx), { idempotent: true }),
@@ -81,6 +70,6 @@ describe("ServiceKit readiness", () => {
 
     // And back again.
     await pgProxy.open();
-    await until(readyz, (r) => r.status === 200, "ready again");
+    await waitUntil(readyz, (r) => r.status === 200, { what: "ready again" });
   });
 });

@@ -6,4 +6,4 @@ export { canConnect, closedPort } from "./ports.ts";
 export { type LogEntry, recordingLogger } from "./recording-logger.ts";
 export { stringService } from "./string-service.ts";
 export { TcpProxy } from "./tcp-proxy.ts";
-export { waitFor } from "./wait.ts";
+export { waitFor, waitUntil } from "./wait.ts";

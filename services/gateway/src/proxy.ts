@@ -1,25 +1,7 @@
-import { randomUUID } from "node:crypto";
 import { Agent, type IncomingMessage, request, type ServerResponse } from "node:http";
 import type { Logger } from "@kindred/logging";
-import {
-  acceptId,
-  correlationIdHeader,
-  type RequestHandler,
-  requestIdHeader,
-} from "@kindred/runtime";
-
-/** Headers that describe one connection, not the request (RFC 9110 §7.6.1). */
-const hopByHop = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-  "trailer",
-  "proxy-authorization",
-  "proxy-authenticate",
-]);
+import { correlationIdHeader, type RequestHandler, requestIdHeader } from "@kindred/runtime";
+import { forwardingOf, hopByHop } from "./forwarding.ts";
 
 export interface ProxyOptions {
   /** `kindred.identity.v1.AuthService` → `identity`. */
@@ -68,9 +50,7 @@ export function createProxy(options: ProxyOptions): RequestHandler {
       connectError(res, 404, "not_found", `no such service: ${service || path}`);
       return;
     }
-    const requestId = acceptId(req.headers[requestIdHeader] as string | undefined) ?? randomUUID();
-    const correlationId =
-      acceptId(req.headers[correlationIdHeader] as string | undefined) ?? requestId;
+    const { requestId, correlationId, forwardedFor } = forwardingOf(req);
     const timeoutMs = deadlineOf(req, options.maxTimeoutMs);
 
     const headers: Record<string, string | string[]> = {};
@@ -80,10 +60,7 @@ export function createProxy(options: ProxyOptions): RequestHandler {
     headers[requestIdHeader] = requestId;
     headers[correlationIdHeader] = correlationId;
     headers["connect-timeout-ms"] = String(timeoutMs);
-    const forwardedFor = req.headers["x-forwarded-for"];
-    headers["x-forwarded-for"] = [forwardedFor, req.socket.remoteAddress]
-      .filter(Boolean)
-      .join(", ");
+    headers["x-forwarded-for"] = forwardedFor;
 
     const target = new URL(req.url ?? "/", base);
     const upstream = request(target, {

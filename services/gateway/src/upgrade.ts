@@ -1,33 +1,13 @@
-import { randomUUID } from "node:crypto";
 import { STATUS_CODES } from "node:http";
 import { connect as tcpConnect } from "node:net";
 import type { Duplex } from "node:stream";
 import { connect as tlsConnect } from "node:tls";
 import type { Logger } from "@kindred/logging";
-import {
-  acceptId,
-  correlationIdHeader,
-  requestIdHeader,
-  type UpgradeHandler,
-} from "@kindred/runtime";
+import { correlationIdHeader, requestIdHeader, type UpgradeHandler } from "@kindred/runtime";
+import { forwardingOf, hopByHop, replacedHeaders } from "./forwarding.ts";
 
 /** Public WebSocket paths and the upstream that serves each. */
 const routes = new Map([["/v1/realtime", "realtime"]]);
-
-/** Not forwarded: the gateway sets these itself, or they concern only the client's hop. */
-const dropped = new Set([
-  "connection",
-  "upgrade",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "x-forwarded-for",
-  requestIdHeader,
-  correlationIdHeader,
-]);
 
 export interface UpgradeProxyOptions {
   /** `realtime` → `http://127.0.0.1:8085`. */
@@ -63,17 +43,14 @@ export function createUpgradeProxy(options: UpgradeProxyOptions): UpgradeHandler
       refuse(client, 404, "not_found", `no WebSocket endpoint at ${path}`);
       return;
     }
-    const requestId = acceptId(req.headers[requestIdHeader] as string | undefined) ?? randomUUID();
-    const correlationId =
-      acceptId(req.headers[correlationIdHeader] as string | undefined) ?? requestId;
-    const forwardedFor = [req.headers["x-forwarded-for"], req.socket.remoteAddress]
-      .filter(Boolean)
-      .join(", ");
+    const { requestId, correlationId, forwardedFor } = forwardingOf(req);
 
     const lines = [`GET ${req.url} HTTP/1.1`, "connection: Upgrade", "upgrade: websocket"];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
       const name = req.rawHeaders[i] ?? "";
-      if (!dropped.has(name.toLowerCase())) lines.push(`${name}: ${req.rawHeaders[i + 1]}`);
+      const lower = name.toLowerCase();
+      if (!hopByHop.has(lower) && !replacedHeaders.has(lower))
+        lines.push(`${name}: ${req.rawHeaders[i + 1]}`);
     }
     lines.push(
       `${requestIdHeader}: ${requestId}`,

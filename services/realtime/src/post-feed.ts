@@ -1,11 +1,11 @@
-import { defineEvent, type LiveEvent } from "@kindred/events";
-import { PostCreatedSchema } from "@kindred/proto/content/events/v1";
+import { contentEvents, contentStream as contentStreamSpec } from "@kindred/event-catalog";
+import type { LiveEvent } from "@kindred/events";
 import type { ChannelHub } from "./channel-hub.ts";
 import { postCreatedFrame } from "./frames.ts";
 
-/** The content service's stream and the event realtime reads from it. */
-export const contentStream = "CONTENT";
-export const postCreated = defineEvent(PostCreatedSchema, "content.post.created.v1");
+/** The content service's stream and the event realtime reads from it (the shared catalog's). */
+export const contentStream = contentStreamSpec.name;
+export const postCreated = contentEvents.postCreated;
 
 export function circleChannel(circleId: string): string {
   return `circle:${circleId.toLowerCase()}`;
@@ -16,7 +16,7 @@ export function circleChannel(circleId: string): string {
  * the channel's cursor (increasing within a channel, though not consecutive).
  */
 export function fanOutPostCreated(hub: ChannelHub) {
-  return ({ message, metadata, sequence }: LiveEvent<typeof PostCreatedSchema>): void => {
+  return ({ message, metadata, sequence }: LiveEvent<typeof postCreated.schema>): void => {
     const channel = circleChannel(message.circleId);
     hub.publish(channel, postCreatedFrame(channel, String(sequence), message, metadata));
   };
