@@ -3,3 +3,5 @@
  * subscribe to exactly the same definitions (subject, schema, version).
  */
 export { contentEvents, contentStream } from "./content.ts";
+export { identityEvents, identityStream } from "./identity.ts";
+export { moderationEvents, moderationStream } from "./moderation.ts";

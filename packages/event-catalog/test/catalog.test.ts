@@ -1,22 +1,40 @@
 import { describe, expect, it } from "vitest";
-import { contentEvents, contentStream } from "../src/index.ts";
+import {
+  contentEvents,
+  contentStream,
+  identityEvents,
+  identityStream,
+  moderationEvents,
+  moderationStream,
+} from "../src/index.ts";
+
+const catalogs = [
+  ["content", contentEvents, contentStream],
+  ["identity", identityEvents, identityStream],
+  ["moderation", moderationEvents, moderationStream],
+] as const;
 
 describe("event catalog", () => {
-  it("names every event <domain>.<entity>.<verb>.v<N> inside its producer's stream", () => {
-    for (const event of Object.values(contentEvents)) {
-      expect(event.subject).toMatch(/^content\.[a-z_]+\.[a-z_]+\.v[1-9][0-9]*$/);
-      expect(
-        contentStream.subjects.some(
-          (s) => s === "content.>" && event.subject.startsWith("content."),
-        ),
-      ).toBe(true);
-    }
+  it.each(catalogs)(
+    "names every %s event <domain>.<entity>.<verb>.v<N> inside its producer's stream",
+    (domain, events, stream) => {
+      for (const event of Object.values(events)) {
+        expect(event.subject).toMatch(/^[a-z]+\.[a-z_]+\.[a-z_]+\.v[1-9][0-9]*$/);
+        expect(event.domain).toBe(domain);
+        expect(stream.subjects).toEqual([`${domain}.>`]);
+        expect(event.schema.typeName).toMatch(new RegExp(`^kindred\\.${domain}\\.events\\.v1\\.`));
+      }
+    },
+  );
+
+  it("derives name, version and aggregate from the subject", () => {
     expect(contentEvents.postCreated).toMatchObject({
       name: "content.post.created",
       version: 1,
       aggregateType: "post",
       domain: "content",
     });
+    expect(identityEvents.sessionRevoked).toMatchObject({ aggregateType: "session", version: 1 });
     expect(contentEvents.postCreated.schema.typeName).toBe("kindred.content.events.v1.PostCreated");
   });
 });

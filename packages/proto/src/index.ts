@@ -6,7 +6,9 @@
 export * as circlesV1 from "./circles-v1.ts";
 export * as contentEventsV1 from "./content-events-v1.ts";
 export * as contentV1 from "./content-v1.ts";
+export * as identityEventsV1 from "./identity-events-v1.ts";
 export * as identityV1 from "./identity-v1.ts";
+export * as moderationEventsV1 from "./moderation-events-v1.ts";
 export * as moderationV1 from "./moderation-v1.ts";
 export * as notifierV1 from "./notifier-v1.ts";
 export {

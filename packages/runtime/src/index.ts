@@ -12,7 +12,9 @@ export {
 } from "./readiness.ts";
 export {
   acceptId,
+  clientAddressOf,
   correlationIdHeader,
+  peerAddressKey,
   requestContextInterceptor,
   requestIdHeader,
 } from "./request-context.ts";

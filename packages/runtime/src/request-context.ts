@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Interceptor } from "@connectrpc/connect";
+import { createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { withLogContext } from "@kindred/logging";
 
 export const requestIdHeader = "x-request-id";
@@ -29,4 +29,18 @@ export function requestContextInterceptor(): Interceptor {
       return res;
     });
   };
+}
+
+/** The address of the TCP peer of an RPC (the gateway, for calls that came through it). */
+export const peerAddressKey = createContextKey<string>("", { description: "peer address" });
+
+/**
+ * The client's IP address as the edge saw it: the last `X-Forwarded-For` entry (the one the
+ * gateway appended; earlier entries are whatever the client claimed), else the TCP peer.
+ * Services are reachable only through the gateway, so the header is the gateway's word.
+ */
+export function clientAddressOf(ctx: HandlerContext): string {
+  const forwarded = ctx.requestHeader.get("x-forwarded-for");
+  const last = forwarded?.split(",").at(-1)?.trim();
+  return last !== undefined && last !== "" ? last : ctx.values.get(peerAddressKey);
 }

@@ -1,4 +1,5 @@
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import type { Logger } from "@kindred/logging";
@@ -8,7 +9,7 @@ import { handleHealthRequest } from "./health-routes.ts";
 import { DrainingHttpServer, type RequestHandler, type UpgradeHandler } from "./http-server.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { type HealthCheck, Readiness } from "./readiness.ts";
-import { requestContextInterceptor } from "./request-context.ts";
+import { peerAddressKey, requestContextInterceptor } from "./request-context.ts";
 import { rpcMetricsInterceptor } from "./rpc-metrics.ts";
 
 export interface HostSettings {
@@ -85,6 +86,8 @@ export class ServiceHost {
         typeof connectNodeAdapter
       >[0]["fallback"],
       maxTimeoutMs: options.maxTimeoutMs ?? 30_000,
+      contextValues: (req) =>
+        createContextValues().set(peerAddressKey, req.socket.remoteAddress ?? ""),
       interceptors: [
         requestContextInterceptor(),
         rpcMetricsInterceptor(options.metrics),

@@ -1,6 +1,7 @@
 import { runMain } from "@kindred/runtime";
-import { databaseCommands } from "@kindred/service-kit";
-import { createApp } from "./app.ts";
+import { databaseCommands, eventCommands } from "@kindred/service-kit";
+import { runRoleCommand } from "./admin-command.ts";
+import { buildApp, createApp } from "./app.ts";
 import { loadIdentityConfig } from "./config.ts";
 import { migrations } from "./db/migrations.ts";
 
@@ -8,5 +9,10 @@ await runMain({
   name: "identity",
   loadConfig: () => loadIdentityConfig(process.env),
   serve: createApp,
-  commands: databaseCommands(migrations),
+  commands: {
+    ...databaseCommands(migrations),
+    ...eventCommands(buildApp),
+    "grant-role": (config, args) => runRoleCommand(config, "grant", args),
+    "revoke-role": (config, args) => runRoleCommand(config, "revoke", args),
+  },
 });

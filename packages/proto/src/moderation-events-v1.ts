@@ -1,0 +1,2 @@
+/** `kindred.moderation.events.v1`: events the moderation service publishes (stream MODERATION). */
+export * from "./gen/kindred/moderation/events/v1/account_events_pb.ts";

@@ -1,0 +1,68 @@
+import { Database } from "@kindred/database";
+import { eventNamespace, Outbox } from "@kindred/events";
+import { setRoles } from "./accounts.ts";
+import type { IdentityConfig } from "./config.ts";
+import type { IdentityDatabase } from "./db/schema.ts";
+import { EmailVault, normalizeEmail } from "./pii.ts";
+import { systemRequest } from "./request-meta.ts";
+import { type RoleName, roleNames } from "./users.ts";
+
+const usage = `usage: grant-role <email> <role> | revoke-role <email> <role>   (role: ${roleNames.join(", ")})`;
+
+/**
+ * The operator's way to make the first admin (and to fix roles when no admin can sign in):
+ * `npm run admin -- grant-role <email> admin`. It writes the same event and audit entry as
+ * SetRoles, with no actor (the audit's `actor_id` is empty and `details.via` is `operator`);
+ * the running identity service publishes the event from its outbox.
+ */
+export async function runRoleCommand(
+  config: IdentityConfig,
+  action: "grant" | "revoke",
+  args: readonly string[],
+  out: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Promise<void> {
+  const [rawEmail, rawRole] = args;
+  if (rawEmail === undefined || rawRole === undefined || args.length !== 2) throw new Error(usage);
+  const role = rawRole.toLowerCase() as RoleName;
+  if (!roleNames.includes(role)) throw new Error(`unknown role "${rawRole}"; ${usage}`);
+  if (action === "revoke" && role === "member")
+    throw new Error("every account keeps the member role");
+  const vault = new EmailVault(config.identity.piiKey);
+  const settings = config.database;
+  await using db = Database.create<IdentityDatabase>(
+    {
+      url: settings.url,
+      ...(settings.password === undefined ? {} : { password: settings.password }),
+      poolMax: 1,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      statementTimeoutMs: settings.statementTimeoutMs,
+      idleTimeoutMs: settings.idleTimeoutMs,
+      applicationName: `${settings.applicationName}-admin`,
+    },
+    {
+      logger: (await import("@kindred/logging")).createLogger({
+        service: "identity",
+        level: "warn",
+      }),
+    },
+  );
+  const outbox = new Outbox("identity", eventNamespace(config.events.namespace));
+  const roles = await db.transaction(async (trx) => {
+    const user = await trx
+      .selectFrom("app_user")
+      .select(["id", "roles"])
+      .where("email_index", "=", vault.index(normalizeEmail(rawEmail)))
+      .where("deleted_at", "is", null)
+      .executeTakeFirst();
+    if (user === undefined) throw new Error("no account has that e-mail address");
+    const next = (
+      action === "grant" ? [...user.roles, role] : user.roles.filter((r) => r !== role)
+    ) as RoleName[];
+    const row = await setRoles({ outbox }, trx, user.id, next, null, {
+      ...systemRequest,
+      userAgent: "kindred-identity admin command",
+    });
+    return row.roles;
+  });
+  out(`roles are now: ${roles.join(", ")}`);
+}
