@@ -174,8 +174,19 @@ case "${1:-}" in
       (cd "services/$service" && node dist/main.js migrate)
     done
     ;;
+  admin)
+    # npm run admin -- grant-role <email> <role> | revoke-role <email> <role>
+    shift
+    ensure_toolchain
+    ensure_workspace
+    ensure_infra
+    build
+    cd services/identity
+    node dist/main.js migrate >/dev/null
+    exec node dist/main.js "$@"
+    ;;
   *)
-    echo "usage: $0 start|test|migrate" >&2
+    echo "usage: $0 start|test|migrate|admin" >&2
     exit 64
     ;;
 esac
