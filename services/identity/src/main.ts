@@ -1,6 +1,6 @@
 import { runMain } from "@kindred/runtime";
 import { databaseCommands, eventCommands } from "@kindred/service-kit";
-import { runRoleCommand } from "./admin-command.ts";
+import { runRevokeSessionsCommand, runRoleCommand } from "./admin-command.ts";
 import { buildApp, createApp } from "./app.ts";
 import { loadIdentityConfig } from "./config.ts";
 import { migrations } from "./db/migrations.ts";
@@ -14,5 +14,6 @@ await runMain({
     ...eventCommands(buildApp),
     "grant-role": (config, args) => runRoleCommand(config, "grant", args),
     "revoke-role": (config, args) => runRoleCommand(config, "revoke", args),
+    "revoke-sessions": (config, args) => runRevokeSessionsCommand(config, args),
   },
 });

@@ -25,7 +25,8 @@ export type RevocationReason =
   | "password_changed"
   | "account_deleted"
   | "account_restricted"
-  | "compromised";
+  | "compromised"
+  | "revoked_by_operator";
 
 const reasonToProto: Record<RevocationReason, SessionRevocationReason> = {
   logged_out: SessionRevocationReason.LOGGED_OUT,
@@ -34,6 +35,7 @@ const reasonToProto: Record<RevocationReason, SessionRevocationReason> = {
   account_deleted: SessionRevocationReason.ACCOUNT_DELETED,
   account_restricted: SessionRevocationReason.ACCOUNT_RESTRICTED,
   compromised: SessionRevocationReason.COMPROMISED,
+  revoked_by_operator: SessionRevocationReason.REVOKED_BY_OPERATOR,
 };
 
 type Trx = Transaction<IdentityDatabase>;
@@ -188,7 +190,7 @@ export class Sessions {
           ) as IssuedPair;
           return { tokens: toTokens(pair) } as const;
         }
-        await this.#revoke(trx, [session], "compromised", meta, null);
+        await markRevoked(this.#outbox, trx, [session], "compromised", meta, null);
         await this.#outbox.enqueue(
           trx,
           identityEvents.sessionCompromised,
@@ -285,89 +287,15 @@ export class Sessions {
     return row === undefined ? undefined : { id: row.id, userId: row.user_id };
   }
 
-  /**
-   * Revokes the user's active sessions that `filter` selects (all by default), each with a
-   * `SessionRevoked` event and an audit entry, in the caller's transaction. Returns their ids.
-   */
-  async revokeWhere(
+  /** See `revokeSessions`. */
+  revokeWhere(
     trx: Trx,
     userId: string,
     reason: RevocationReason,
     meta: RequestMeta,
-    options: { only?: string; except?: string; actorId?: string | null } = {},
+    options: RevokeOptions = {},
   ): Promise<string[]> {
-    let query = trx
-      .selectFrom("session")
-      .select(["id", "user_id", "access_expires_at"])
-      .where("user_id", "=", userId)
-      .where("revoked_at", "is", null)
-      .where("expires_at", ">", new Date());
-    if (options.only !== undefined) query = query.where("id", "=", options.only);
-    if (options.except !== undefined) query = query.where("id", "!=", options.except);
-    const sessions = await query.forUpdate().execute();
-    await this.#revoke(
-      trx,
-      sessions,
-      reason,
-      meta,
-      options.actorId === undefined ? userId : options.actorId,
-    );
-    return sessions.map((s) => s.id);
-  }
-
-  async #revoke(
-    trx: Trx,
-    sessions: readonly { id: string; user_id: string; access_expires_at: Date }[],
-    reason: RevocationReason,
-    meta: RequestMeta,
-    actorId: string | null,
-  ): Promise<void> {
-    if (sessions.length === 0) return;
-    const now = new Date();
-    await trx
-      .updateTable("session")
-      .set({ revoked_at: now, revoke_reason: reason })
-      .where(
-        "id",
-        "in",
-        sessions.map((s) => s.id),
-      )
-      .execute();
-    // The grace copies are useless now; drop the secrets they hold.
-    await trx
-      .updateTable("refresh_token")
-      .set({ successor_ciphertext: null })
-      .where(
-        "session_id",
-        "in",
-        sessions.map((s) => s.id),
-      )
-      .where("successor_ciphertext", "is not", null)
-      .execute();
-    for (const session of sessions) {
-      await this.#outbox.enqueue(
-        trx,
-        identityEvents.sessionRevoked,
-        {
-          sessionId: session.id,
-          userId: session.user_id,
-          reason: reasonToProto[reason],
-          revokedAt: timestampFromDate(now),
-          tokensExpireAt: timestampFromDate(session.access_expires_at),
-        },
-        { actorId: actorId ?? "system:identity", aggregateId: session.id },
-      );
-      await audit(
-        trx,
-        {
-          kind: reason === "logged_out" ? "logged_out" : "session_revoked",
-          userId: session.user_id,
-          actorId,
-          details: { sessionId: session.id, reason },
-        },
-        meta,
-      );
-    }
+    return revokeSessions(this.#outbox, trx, userId, reason, meta, options);
   }
 
   /** Drops what expired sessions and rotated tokens keep, once nothing can use it any more. */
@@ -395,3 +323,93 @@ export class Sessions {
 
 /** Binds a stored successor pair to the token it answers. */
 const successorContext = (hash: Buffer) => `refresh-successor:${hash.toString("hex")}`;
+
+export interface RevokeOptions {
+  /** Only this session. */
+  only?: string;
+  /** Every session but this one (the caller's, on a password change). */
+  except?: string;
+  /** Who did it, when not the user: an admin's id, or `null` for the system or an operator. */
+  actorId?: string | null;
+}
+
+/**
+ * Revokes the user's active sessions that `options` select (all by default), each with a
+ * `SessionRevoked` event and an audit entry, in the caller's transaction. Returns their ids.
+ */
+export async function revokeSessions(
+  outbox: Outbox,
+  trx: Trx,
+  userId: string,
+  reason: RevocationReason,
+  meta: RequestMeta,
+  options: RevokeOptions = {},
+): Promise<string[]> {
+  let query = trx
+    .selectFrom("session")
+    .select(["id", "user_id", "access_expires_at"])
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .where("expires_at", ">", new Date());
+  if (options.only !== undefined) query = query.where("id", "=", options.only);
+  if (options.except !== undefined) query = query.where("id", "!=", options.except);
+  const sessions = await query.forUpdate().execute();
+  await markRevoked(
+    outbox,
+    trx,
+    sessions,
+    reason,
+    meta,
+    options.actorId === undefined ? userId : options.actorId,
+  );
+  return sessions.map((s) => s.id);
+}
+
+async function markRevoked(
+  outbox: Outbox,
+  trx: Trx,
+  sessions: readonly { id: string; user_id: string; access_expires_at: Date }[],
+  reason: RevocationReason,
+  meta: RequestMeta,
+  actorId: string | null,
+): Promise<void> {
+  if (sessions.length === 0) return;
+  const now = new Date();
+  const ids = sessions.map((s) => s.id);
+  await trx
+    .updateTable("session")
+    .set({ revoked_at: now, revoke_reason: reason })
+    .where("id", "in", ids)
+    .execute();
+  // The grace copies are useless now; drop the secrets they hold.
+  await trx
+    .updateTable("refresh_token")
+    .set({ successor_ciphertext: null })
+    .where("session_id", "in", ids)
+    .where("successor_ciphertext", "is not", null)
+    .execute();
+  for (const session of sessions) {
+    await outbox.enqueue(
+      trx,
+      identityEvents.sessionRevoked,
+      {
+        sessionId: session.id,
+        userId: session.user_id,
+        reason: reasonToProto[reason],
+        revokedAt: timestampFromDate(now),
+        tokensExpireAt: timestampFromDate(session.access_expires_at),
+      },
+      { actorId: actorId ?? "system:identity", aggregateId: session.id },
+    );
+    await audit(
+      trx,
+      {
+        kind: reason === "logged_out" ? "logged_out" : "session_revoked",
+        userId: session.user_id,
+        actorId,
+        details: { sessionId: session.id, reason },
+      },
+      meta,
+    );
+  }
+}

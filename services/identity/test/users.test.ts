@@ -5,7 +5,7 @@ import { AuditEventKind, Role } from "@kindred/proto/identity/v1";
 import { connectErrorOf, testServiceEnv } from "@kindred/service-kit";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runRoleCommand } from "../src/admin-command.ts";
+import { runRevokeSessionsCommand, runRoleCommand } from "../src/admin-command.ts";
 import { loadIdentityConfig } from "../src/config.ts";
 import { bearer, type IdentityUnderTest, newAccount, startIdentity } from "./helpers.ts";
 
@@ -34,13 +34,15 @@ async function outboxSubjects(aggregateId: string): Promise<string[]> {
   return rows.map((r) => r.subject.replace(`${identity.namespace}.`, ""));
 }
 
-/** The operator command, against this test's database, the way `npm run admin` runs it. */
-async function operator(action: "grant" | "revoke", email: string, role: string) {
-  const config = loadIdentityConfig(
+const operatorConfig = () =>
+  loadIdentityConfig(
     testServiceEnv({ database: identity.db, extra: { EVENTS_NAMESPACE: identity.namespace } }),
   );
+
+/** The operator command, against this test's database, the way `npm run admin` runs it. */
+async function operator(action: "grant" | "revoke", email: string, role: string) {
   const lines: string[] = [];
-  await runRoleCommand(config, action, [email, role], (line) => lines.push(line));
+  await runRoleCommand(operatorConfig(), action, [email, role], (line) => lines.push(line));
   return lines;
 }
 
@@ -202,6 +204,29 @@ describe("roles and the audit log", () => {
     expect(
       events.map((e) => fromBinary(identityEvents.rolesChanged.schema, e.payload).roles),
     ).toEqual([["member", "admin"], ["member", "moderator"], ["member"]]);
+  });
+});
+
+describe("operator session revocation", () => {
+  it("ends every session of one user and leaves others alone", async () => {
+    const target = await signUp("Target");
+    await identity.auth.login(target.account);
+    const bystander = await signUp("Bystander");
+    const lines: string[] = [];
+    await runRevokeSessionsCommand(operatorConfig(), [target.account.email], (l) => lines.push(l));
+    expect(lines).toEqual(["revoked 2 session(s)"]);
+    expect(await connectErrorOf(target.as.users.getMe({}))).toMatchObject({
+      code: Code.Unauthenticated,
+    });
+    await bystander.as.users.getMe({});
+    const audit = await identity.app.deps.db.kysely
+      .selectFrom("audit_event")
+      .select(["actor_id", "details"])
+      .where("user_id", "=", target.user?.id ?? "")
+      .where("kind", "=", "session_revoked")
+      .execute();
+    expect(audit).toHaveLength(2);
+    expect(audit[0]).toMatchObject({ actor_id: null, details: { reason: "revoked_by_operator" } });
   });
 });
 
