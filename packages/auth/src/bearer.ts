@@ -35,3 +35,23 @@ export async function authenticateBearer(
   }
   return verifier.verify(token);
 }
+
+/** How an HTTP edge that is not a Connect server (the gateway, an upgrade) refuses a token. */
+export interface BearerRefusal {
+  /** 401, or 503 when the keys could not be fetched (the client should retry, not sign in). */
+  status: 401 | 503;
+  code: "unauthenticated" | "unavailable";
+  /** The client-safe message; why exactly stays in the error's cause, for logs. */
+  message: string;
+}
+
+/**
+ * The answer to a failure of `authenticateBearer` (or `verify`), or `undefined` for an error
+ * that is not one of its refusals (a bug), which the caller answers as an internal error.
+ */
+export function bearerRefusal(err: unknown): BearerRefusal | undefined {
+  if (!(err instanceof DomainError)) return undefined;
+  return err.code === "unavailable"
+    ? { status: 503, code: "unavailable", message: err.message }
+    : { status: 401, code: "unauthenticated", message: err.message };
+}

@@ -10,7 +10,15 @@ export interface AuthSettings {
   jwksUrl?: string | undefined;
   /** An inline JWKS as JSON, for tests and for a service pinned to known keys. */
   jwks?: string | undefined;
+  /**
+   * How far back a starting process reads session revocations: the longest access-token
+   * lifetime plus clock skew, so it refuses tokens of sessions revoked just before it started.
+   */
+  revocationLookbackMs?: number;
 }
+
+/** Identity's longest default access-token lifetime (10 min) plus a margin for skew and delay. */
+export const defaultRevocationLookbackMs = 15 * 60_000;
 
 /**
  * Checks that an inline JWKS is at least shaped like one. The value is never echoed: it is
@@ -48,6 +56,11 @@ export function authVars(_kindredEnv: KindredEnv) {
       const problem = value === undefined ? undefined : jwksShapeProblem(value);
       if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
     }),
+    /** Raise it with identity's ACCESS_TOKEN_TTL_SECONDS; at most a day (the stream keeps 7). */
+    AUTH_REVOCATION_LOOKBACK_MS: env.millis({
+      default: defaultRevocationLookbackMs,
+      max: 86_400_000,
+    }),
   };
 }
 
@@ -76,12 +89,14 @@ export function checkAuthSettings(settings: AuthSettings, kindredEnv: KindredEnv
 export function toAuthSettings(
   vars: Readonly<Record<string, unknown>>,
   kindredEnv?: KindredEnv,
-): AuthSettings {
-  const settings: AuthSettings = {
+): AuthSettings & { revocationLookbackMs: number } {
+  const settings = {
     issuer: vars.AUTH_ISSUER as string,
     audience: vars.AUTH_AUDIENCE as string,
     jwksUrl: vars.AUTH_JWKS_URL as string | undefined,
     jwks: vars.AUTH_JWKS as string | undefined,
+    revocationLookbackMs:
+      (vars.AUTH_REVOCATION_LOOKBACK_MS as number | undefined) ?? defaultRevocationLookbackMs,
   };
   if (kindredEnv !== undefined) {
     const issues = checkAuthSettings(settings, kindredEnv);

@@ -10,6 +10,7 @@ import {
   jwtVerify,
 } from "jose";
 import { invalidTokenMessage, type Principal, signInFirstMessage } from "./principal.ts";
+import type { RevocationList } from "./session-revocations.ts";
 import type { AuthSettings } from "./settings.ts";
 
 export interface AccessTokenVerifier {
@@ -115,12 +116,36 @@ function toPrincipal(payload: JWTPayload): Principal {
   });
 }
 
+export interface AccessTokenVerifierOptions {
+  /**
+   * Sessions that ended early (`SessionRevocations`, filled from identity's events): a token
+   * whose `sid` is listed is refused although its signature and claims are valid.
+   */
+  revocations?: RevocationList;
+}
+
+/** The cause of refusing a valid token of a revoked session (logged, never sent). */
+export class SessionRevokedError extends Error {
+  override readonly name = "SessionRevokedError";
+  readonly sessionId: string;
+
+  constructor(sessionId: string) {
+    super("session revoked");
+    this.sessionId = sessionId;
+  }
+}
+
 /**
  * Verifies access tokens issued by identity: signature against the configured keys (remote
- * JWKS or inline), `iss`, `aud`, `exp` (required), `nbf`, and a present `sub`. Every service
- * builds one at start and verifies each call itself: the gateway is not the only gate.
+ * JWKS or inline), `iss`, `aud`, `exp` (required), `nbf`, a present `sub`, and — given a
+ * revocation list — a `sid` that has not been revoked. Every service builds one at start and
+ * verifies each call itself: the gateway is not the only gate.
  */
-export function createAccessTokenVerifier(settings: AuthSettings): AccessTokenVerifier {
+export function createAccessTokenVerifier(
+  settings: AuthSettings,
+  verifierOptions: AccessTokenVerifierOptions = {},
+): AccessTokenVerifier {
+  const { revocations } = verifierOptions;
   const keys = keysFor(settings);
   const options = {
     issuer: settings.issuer,
@@ -134,7 +159,11 @@ export function createAccessTokenVerifier(settings: AuthSettings): AccessTokenVe
       if (token === "") throw new DomainError("unauthenticated", signInFirstMessage);
       try {
         const { payload } = await jwtVerify(token, keys, options);
-        return toPrincipal(payload);
+        const principal = toPrincipal(payload);
+        if (principal.sessionId !== undefined && revocations?.isRevoked(principal.sessionId)) {
+          throw new SessionRevokedError(principal.sessionId);
+        }
+        return principal;
       } catch (err) {
         if (err instanceof JwksFetchFailed) {
           throw new DependencyUnavailableError("jwks", { cause: err.cause });

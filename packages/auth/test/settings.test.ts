@@ -24,16 +24,40 @@ describe("authVars and toAuthSettings", () => {
       audience: "kindred",
       jwksUrl: undefined,
       jwks: undefined,
+      revocationLookbackMs: 900_000,
     });
   });
 
   it("reads every variable", async () => {
     const { jwks } = await createTestSigner();
     expect(
-      toAuthSettings(load({ AUTH_ISSUER: "idp", AUTH_AUDIENCE: "app", AUTH_JWKS: jwks })),
-    ).toEqual({ issuer: "idp", audience: "app", jwksUrl: undefined, jwks });
+      toAuthSettings(
+        load({
+          AUTH_ISSUER: "idp",
+          AUTH_AUDIENCE: "app",
+          AUTH_JWKS: jwks,
+          AUTH_REVOCATION_LOOKBACK_MS: "3900000",
+        }),
+      ),
+    ).toEqual({
+      issuer: "idp",
+      audience: "app",
+      jwksUrl: undefined,
+      jwks,
+      revocationLookbackMs: 3_900_000,
+    });
     const url = "https://identity.internal/.well-known/jwks.json";
     expect(toAuthSettings(load({ AUTH_JWKS_URL: url })).jwksUrl).toBe(url);
+  });
+
+  it("refuses a revocation lookback beyond a day", () => {
+    const err = configError(() => load({ AUTH_REVOCATION_LOOKBACK_MS: "90000000" }));
+    expect(err.issues).toEqual([
+      {
+        variable: "AUTH_REVOCATION_LOOKBACK_MS",
+        message: 'must be an integer from 0 to 86400000, got "90000000"',
+      },
+    ]);
   });
 
   it("refuses a JWKS URL that is not http(s)", () => {

@@ -1,9 +1,10 @@
-import { DomainError } from "@kindred/errors";
+import { DependencyUnavailableError, DomainError } from "@kindred/errors";
 import { base64url, errors, SignJWT, UnsecuredJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   type AccessTokenVerifier,
   authenticateBearer,
+  bearerRefusal,
   createAccessTokenVerifier,
   invalidTokenMessage,
   signInFirstMessage,
@@ -214,5 +215,25 @@ describe("authenticateBearer", () => {
         message: invalidTokenMessage,
       });
     }
+  });
+});
+
+describe("bearerRefusal", () => {
+  it("answers a refused token with 401 and a JWKS outage with 503, with the safe message", async () => {
+    const refused = await authenticateBearer("Bearer garbage", verifier).catch((e: unknown) => e);
+    expect(bearerRefusal(refused)).toEqual({
+      status: 401,
+      code: "unauthenticated",
+      message: invalidTokenMessage,
+    });
+    expect(bearerRefusal(new DependencyUnavailableError("jwks"))).toEqual({
+      status: 503,
+      code: "unavailable",
+      message: "the service is temporarily unavailable, retry later",
+    });
+  });
+
+  it("leaves other errors to the caller", () => {
+    expect(bearerRefusal(new TypeError("a bug"))).toBeUndefined();
   });
 });

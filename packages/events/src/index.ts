@@ -17,6 +17,7 @@ export {
 export { defineEvent, type EventType } from "./event-type.ts";
 export { newEventId } from "./ids.ts";
 export {
+  type LiveDeliver,
   type LiveEvent,
   type LiveSubscription,
   type LiveSubscriptionOptions,

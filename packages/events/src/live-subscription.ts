@@ -2,7 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
 import type { NatsClient } from "@kindred/nats";
 import { backoffDelay, type Logger } from "@kindred/resilience";
-import { type ConsumerMessages, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
 import type { ReceivedEvent } from "./consumer.ts";
 import type { EventType } from "./event-type.ts";
 import { fromHeaders } from "./metadata.ts";
@@ -14,14 +15,19 @@ export type LiveEvent<Desc extends DescMessage> = ReceivedEvent<Desc> & {
   sequence: number;
 };
 
+export type LiveDeliver = "new" | { afterSequence: number } | { sinceTime: Date };
+
 export interface LiveSubscriptionOptions<Desc extends DescMessage> {
   nats: NatsClient;
   /** The producer's stream, without namespace: `CONTENT`. */
   stream: string;
   event: EventType<Desc>;
   namespace?: EventNamespace;
-  /** `"new"`: events stored after the subscription is established; or those after a sequence. */
-  deliver: "new" | { afterSequence: number };
+  /**
+   * Where to start: `"new"`, the events stored after the subscription is established; those
+   * after a sequence; or those stored since a time (a replay of recent history, then live).
+   */
+  deliver: LiveDeliver;
   /** Called once per event, in stream order, one at a time; a throw is logged and skipped. */
   onEvent(event: LiveEvent<Desc>): void | Promise<void>;
   logger: Logger;
@@ -34,7 +40,7 @@ export interface LiveSubscription extends AsyncDisposable {
   ready(): Promise<void>;
   /** Whether the subscription is established now (for readiness checks). */
   readonly established: boolean;
-  /** The sequence of the last event handed to `onEvent` (or where "new" started, minus one). */
+  /** The sequence of the last event handed to `onEvent` (or the one before the start). */
   readonly lastSequence: number;
 }
 
@@ -58,7 +64,7 @@ class OrderedLiveSubscription<Desc extends DescMessage> implements LiveSubscript
   readonly #ready: Promise<void>;
   #resolveReady: () => void = () => {};
   #rejectReady: (err: Error) => void = () => {};
-  /** Sequence of the last event handled; undefined until "new" learned where the stream ends. */
+  /** Sequence of the last event handled; undefined until a "new" or time start is resolved. */
   #cursor: number | undefined;
   #established = false;
   #messages: ConsumerMessages | undefined;
@@ -66,7 +72,9 @@ class OrderedLiveSubscription<Desc extends DescMessage> implements LiveSubscript
 
   constructor(options: LiveSubscriptionOptions<Desc>) {
     this.#options = options;
-    this.#cursor = options.deliver === "new" ? undefined : options.deliver.afterSequence;
+    const { deliver } = options;
+    this.#cursor =
+      typeof deliver === "object" && "afterSequence" in deliver ? deliver.afterSequence : undefined;
     this.#ready = new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -139,13 +147,10 @@ class OrderedLiveSubscription<Desc extends DescMessage> implements LiveSubscript
 
   async #open(stream: string, subject: string): Promise<ConsumerMessages> {
     const { nats } = this.#options;
-    if (this.#cursor === undefined) {
-      // "new" means after the stream's last event now. Starting from an explicit sequence (not
-      // DeliverPolicy.New) also gives the ordered consumer its cursor, so that when it recreates
-      // itself before any event arrived it does not start over from the first event.
-      const info = await (await nats.jetstreamManager()).streams.info(stream);
-      this.#cursor = info.state.last_seq;
-    }
+    // Starting from an explicit sequence (not DeliverPolicy.New or StartTime) also gives the
+    // ordered consumer its cursor, so that when it recreates itself before any event arrived it
+    // does not start over from the stream's first event.
+    this.#cursor ??= await this.#startCursor(stream, subject);
     const consumer = await nats.jetstream().consumers.get(stream, {
       // A string becomes `filter_subject`: NATS 2.9 allows one filter subject per consumer.
       filter_subjects: subject,
@@ -154,6 +159,27 @@ class OrderedLiveSubscription<Desc extends DescMessage> implements LiveSubscript
     });
     // Heartbeats every 5 s: a consumer lost with a NATS restart is noticed and recreated soon.
     return consumer.consume({ max_messages: 256, expires: 10_000 });
+  }
+
+  /** The sequence just before the first event to deliver, for "new" or "since a time". */
+  async #startCursor(stream: string, subject: string): Promise<number> {
+    const jsm = await this.#options.nats.jetstreamManager();
+    const { deliver } = this.#options;
+    if (deliver === "new") return (await jsm.streams.info(stream)).state.last_seq;
+    if (!("sinceTime" in deliver)) return deliver.afterSequence;
+    // NATS 2.9 cannot look a sequence up by time, but a consumer created with StartTime knows
+    // it: its `delivered.stream_seq` is the sequence before its first event. A short-lived one.
+    const probe = await jsm.consumers.add(stream, {
+      filter_subject: subject,
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: deliver.sinceTime.toISOString(),
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(60_000),
+    });
+    await jsm.consumers.delete(stream, probe.name).catch(() => {});
+    return probe.delivered.stream_seq;
   }
 
   async #deliver(msg: JsMsg): Promise<void> {

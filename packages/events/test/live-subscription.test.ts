@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { NatsClient } from "@kindred/nats";
 import { PostCreatedSchema } from "@kindred/proto/content/events/v1";
@@ -153,6 +154,61 @@ describe("subscribeLive", () => {
       { postId: "d", sequence: 4 },
       { postId: "e", sequence: 5 },
     ]);
+  });
+
+  it("replays the events stored since a time, then continues live", async () => {
+    await using w = await world();
+    await w.createStream();
+    await w.publish("old-1");
+    await w.publish("old-2");
+    // Stream timestamps are the server's; leave a clear gap on both sides of the start time.
+    await sleep(250);
+    const since = new Date();
+    await sleep(250);
+    const s3 = await w.publish("recent-1");
+    await w.publish("other", { type: "content.post.updated" });
+    const s5 = await w.publish("recent-2");
+    const seen = collector();
+    await using sub = subscribeLive({
+      nats: w.nats,
+      stream: "CONTENT",
+      event: postCreated,
+      namespace: w.ns,
+      deliver: { sinceTime: since },
+      onEvent: seen.onEvent,
+      logger: w.logger,
+    });
+    await sub.ready();
+    const s6 = await w.publish("live");
+    expect(summary(await seen.count(3))).toEqual([
+      { postId: "recent-1", sequence: s3 },
+      { postId: "recent-2", sequence: s5 },
+      { postId: "live", sequence: s6 },
+    ]);
+    // The probe that found the start is gone; only the ordered consumer remains.
+    const jsm = await w.nats.jetstreamManager();
+    const consumers = await jsm.consumers.list(streamIn(w.ns, "CONTENT")).next();
+    expect(consumers).toHaveLength(1);
+  });
+
+  it("starts a time-based replay at the end when nothing is that recent", async () => {
+    await using w = await world();
+    await w.createStream();
+    await w.publish("old");
+    const seen = collector();
+    await using sub = subscribeLive({
+      nats: w.nats,
+      stream: "CONTENT",
+      event: postCreated,
+      namespace: w.ns,
+      deliver: { sinceTime: new Date(Date.now() + 60_000) },
+      onEvent: seen.onEvent,
+      logger: w.logger,
+    });
+    await sub.ready();
+    expect(sub.lastSequence).toBe(1);
+    const s2 = await w.publish("live");
+    expect(summary(await seen.count(1))).toEqual([{ postId: "live", sequence: s2 }]);
   });
 
   it("keeps a handler's failure to that event", async () => {

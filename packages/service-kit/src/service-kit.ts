@@ -1,3 +1,4 @@
+import { SessionRevocations } from "@kindred/auth";
 import type {
   DatabaseSettings,
   NatsSettings,
@@ -5,6 +6,7 @@ import type {
   ServerSettings,
 } from "@kindred/config";
 import { Database, type MigrationList } from "@kindred/database";
+import { eventNamespace, type LiveSubscription } from "@kindred/events";
 import type { Logger } from "@kindred/logging";
 import { NatsClient } from "@kindred/nats";
 import { RedisClient } from "@kindred/redis";
@@ -19,6 +21,7 @@ import {
 import type { ServiceMetrics } from "@kindred/telemetry";
 import { EventsKit, type EventsKitOptions } from "./events.ts";
 import { migrateOnStart } from "./migrate-on-start.ts";
+import { followSessionRevocations, sessionRevoked } from "./session-revocations.ts";
 
 /**
  * What each service's composition root uses to build its infrastructure the same way: every
@@ -112,6 +115,48 @@ export class ServiceKit {
     );
     this.checks.push({ name: "redis", check: (signal) => redis.healthCheck(signal) });
     return redis;
+  }
+
+  /**
+   * The sessions whose access tokens this process refuses, for `createAccessTokenVerifier`:
+   * filled from identity's revocation events, recent history first (`lookbackMs`), then live.
+   * Its readiness check is not critical: a process keeps serving while NATS is down, and
+   * revocations published meanwhile are applied when the feed catches up.
+   */
+  sessionRevocations(
+    nats: NatsClient,
+    options: { namespace: string; lookbackMs: number },
+  ): SessionRevocations {
+    const revocations = new SessionRevocations();
+    let feed: LiveSubscription | undefined;
+    this.lifecycle.add(
+      "session-revocations",
+      () => {
+        feed = followSessionRevocations({
+          nats,
+          namespace: eventNamespace(options.namespace),
+          lookbackMs: options.lookbackMs,
+          revocations,
+          logger: this.logger.child({ component: "session-revocations" }),
+        });
+      },
+      async () => {
+        await feed?.[Symbol.asyncDispose]();
+      },
+    );
+    this.checks.push({
+      name: "session-revocations",
+      critical: false,
+      check: async () => {
+        if (feed?.established !== true) {
+          throw new Error(
+            `not reading ${sessionRevoked.subject} yet: revoked sessions' tokens are accepted until it is`,
+          );
+        }
+        return { lastSequence: feed.lastSequence, revokedSessions: revocations.size };
+      },
+    });
+    return revocations;
   }
 
   /** The service's outbox, relay (when it owns streams) and consumers. */

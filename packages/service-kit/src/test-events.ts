@@ -1,9 +1,12 @@
 import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { identityEvents, identityStream } from "@kindred/event-catalog";
 import {
   applyTopology,
   type EventMetadata,
   type EventNamespace,
   type EventType,
+  eventNamespace,
   newEventId,
   type StreamSpec,
   subjectIn,
@@ -74,4 +77,38 @@ export async function deleteNamespaceStreams(
   } finally {
     await nc.close();
   }
+}
+
+/** `SESSION_REVOCATION_REASON_LOGGED_OUT`, without a dependency on the generated code. */
+const loggedOut = 1;
+
+/**
+ * Publishes a `SessionRevoked` as identity's relay would (creating the IDENTITY stream first):
+ * for tests of the services and the gateway that refuse a revoked session's tokens.
+ */
+export function publishTestRevocation(options: {
+  natsUrl: string;
+  /** The `EVENTS_NAMESPACE` of the processes under test. */
+  namespace: string;
+  sessionId: string;
+  userId?: string;
+  /** When the session's last access token expires: the revocation holds until then. */
+  tokensExpireAt: Date;
+}): Promise<EventMetadata> {
+  const revokedAt = new Date();
+  return publishTestEvent({
+    natsUrl: options.natsUrl,
+    namespace: eventNamespace(options.namespace),
+    stream: identityStream,
+    event: identityEvents.sessionRevoked,
+    message: {
+      sessionId: options.sessionId,
+      userId: options.userId ?? "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b99",
+      reason: loggedOut,
+      revokedAt: timestampFromDate(revokedAt),
+      tokensExpireAt: timestampFromDate(options.tokensExpireAt),
+    },
+    aggregateId: options.sessionId,
+    actorId: options.userId ?? "system:test",
+  });
 }

@@ -2,7 +2,12 @@ import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ExitInfo, type LineSink, spawnService } from "./child.ts";
-import { services as allServices, type ServiceSpec, upstreamVariable } from "./services.ts";
+import {
+  services as allServices,
+  jwksPath,
+  type ServiceSpec,
+  upstreamVariable,
+} from "./services.ts";
 
 export interface SupervisorOptions {
   /** The repository root (services live in `services/<name>`). */
@@ -64,6 +69,13 @@ export class Supervisor {
     for (const upstream of this.#specs) {
       if (upstream.name === "gateway") continue;
       env[upstreamVariable(upstream.name)] = `http://127.0.0.1:${this.portsOf(upstream).port}`;
+    }
+    // Locally, services trust the keys of the identity instance next to them, unless told
+    // which keys to trust (a URL, or an inline set as the system test gives).
+    const identity = this.#specs.find((s) => s.name === "identity");
+    const keysNamed = [env.AUTH_JWKS_URL, env.AUTH_JWKS].some((v) => v !== undefined && v !== "");
+    if (spec.verifiesTokens === true && identity !== undefined && !keysNamed) {
+      env.AUTH_JWKS_URL = `http://127.0.0.1:${this.portsOf(identity).port}${jwksPath}`;
     }
     return env;
   }

@@ -76,7 +76,17 @@ describe("the whole system", () => {
     expect(gateway.status).toBe(200);
     const body = (await gateway.json()) as { checks: Record<string, { status: string }> };
     expect(Object.keys(body.checks).sort()).toEqual(
-      ["circles", "content", "identity", "moderation", "notifier", "realtime", "redis"].sort(),
+      [
+        "circles",
+        "content",
+        "identity",
+        "moderation",
+        "nats",
+        "notifier",
+        "realtime",
+        "redis",
+        "session-revocations",
+      ].sort(),
     );
 
     // Each service owns its database, migrated by its own `migrate` command.
@@ -124,6 +134,9 @@ describe("the whole system", () => {
         KINDRED_ENV: "production",
         PORT: "http",
         NATS_URL: "nats://127.0.0.1:4222",
+        REDIS_URL: "redis://127.0.0.1:6379",
+        IDENTITY_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString("base64"),
+        IDENTITY_PII_KEY: Buffer.alloc(32, 2).toString("base64"),
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -30,7 +30,14 @@ export function buildApp(
     nats,
     streams: [contentStream],
   });
-  const verifier = overrides.verifier ?? createAccessTokenVerifier(config.auth);
+  const verifier =
+    overrides.verifier ??
+    createAccessTokenVerifier(config.auth, {
+      revocations: kit.sessionRevocations(nats, {
+        namespace: config.events.namespace,
+        lookbackMs: config.auth.revocationLookbackMs,
+      }),
+    });
   const host = kit.host({
     routes: routes({ db, outbox: events.outbox }),
     interceptors: [authInterceptor(verifier)],

@@ -8,10 +8,11 @@ import {
   clientFor,
   connectErrorOf,
   deleteNamespaceStreams,
+  publishTestRevocation,
   startReady,
   testServiceEnv,
 } from "@kindred/service-kit";
-import { createTestDatabase, testEnv, uniqueName } from "@kindred/testing";
+import { createTestDatabase, testEnv, uniqueName, waitFor } from "@kindred/testing";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
@@ -96,5 +97,58 @@ describe("content", () => {
 
     // Methods issue 5 builds still answer plainly.
     await expect(client.listFeed({}, auth)).rejects.toMatchObject({ code: Code.Unimplemented });
+  });
+
+  it("refuses the still-valid tokens of a session identity revoked, and only those", async () => {
+    await using db = await createTestDatabase("content");
+    const signer = await createTestSigner();
+    const namespace = uniqueName("content");
+    await using _streams = {
+      [Symbol.asyncDispose]: () =>
+        deleteNamespaceStreams(testEnv.natsUrl, eventNamespace(namespace)),
+    };
+    // Revoked before this instance starts: the replay at start applies it.
+    await publishTestRevocation({
+      natsUrl: testEnv.natsUrl,
+      namespace,
+      sessionId: "s-earlier",
+      tokensExpireAt: new Date(Date.now() + 600_000),
+    });
+    const config = loadContentConfig(
+      testServiceEnv({
+        database: db,
+        extra: { EVENTS_NAMESPACE: namespace, AUTH_JWKS: signer.jwks },
+      }),
+    );
+    await using host = await startReady(buildApp(config).host);
+    const client = clientFor(PostService, host);
+    const as = async (sid: string) => ({
+      headers: { authorization: `Bearer ${await signer.mint({ sub: userId, sid })}` },
+    });
+    const getPost = async (sid: string) =>
+      connectErrorOf(client.getPost({ postId: circleId }, await as(sid)));
+
+    await waitFor(
+      async () => ((await getPost("s-earlier")).code === Code.Unauthenticated ? true : undefined),
+      { what: "the earlier revocation applied" },
+    );
+    // A valid token of another session gets past authentication (to a missing post).
+    expect(await getPost("s-now")).toMatchObject({ code: Code.NotFound });
+
+    await publishTestRevocation({
+      natsUrl: testEnv.natsUrl,
+      namespace,
+      sessionId: "s-now",
+      tokensExpireAt: new Date(Date.now() + 600_000),
+    });
+    const refused = await waitFor(
+      async () => {
+        const err = await getPost("s-now");
+        return err.code === Code.Unauthenticated ? err : undefined;
+      },
+      { what: "the new revocation applied", timeoutMs: 5_000 },
+    );
+    expect(refused.rawMessage).toBe("the access token is invalid or expired");
+    expect(await getPost("s-other")).toMatchObject({ code: Code.NotFound });
   });
 });

@@ -1,7 +1,9 @@
 import { Agent, type IncomingMessage, request, type ServerResponse } from "node:http";
+import type { AccessTokenVerifier } from "@kindred/auth";
 import type { Logger } from "@kindred/logging";
 import { correlationIdHeader, type RequestHandler, requestIdHeader } from "@kindred/runtime";
-import { forwardingOf, hopByHop } from "./forwarding.ts";
+import { checkBearer } from "./bearer-check.ts";
+import { type Forwarding, forwardingOf, hopByHop } from "./forwarding.ts";
 
 export interface ProxyOptions {
   /** `kindred.identity.v1.AuthService` → `identity`. */
@@ -11,16 +13,25 @@ export interface ProxyOptions {
   logger: Logger;
   /** A caller's deadline is capped to this; calls without one get it. */
   maxTimeoutMs: number;
+  /** Checks the bearer token of each call before it is forwarded. */
+  verifier: AccessTokenVerifier;
 }
 
 /** A Connect-protocol error body (the unary JSON form, which every Connect client reads). */
-function connectError(res: ServerResponse, status: number, code: string, message: string): void {
+function connectError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = JSON.stringify({ code, message });
   res.writeHead(status, {
+    ...headers,
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
   });
@@ -36,8 +47,9 @@ function deadlineOf(req: IncomingMessage, maxMs: number): number {
 /**
  * Forwards each RPC to the service that owns it, streaming both ways, with the caller's
  * deadline (capped), a request id and a correlation id. An unknown service is `not_found`
- * here; an owner that cannot be reached is `unavailable`, and its address never reaches the
- * client.
+ * here; a call with a bearer token that does not verify is `unauthenticated` (or `unavailable`
+ * when the keys cannot be fetched) and is not forwarded; an owner that cannot be reached is
+ * `unavailable`, and its address never reaches the client.
  */
 export function createProxy(options: ProxyOptions): RequestHandler {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
@@ -50,8 +62,40 @@ export function createProxy(options: ProxyOptions): RequestHandler {
       connectError(res, 404, "not_found", `no such service: ${service || path}`);
       return;
     }
-    const { requestId, correlationId, forwardedFor } = forwardingOf(req);
-    const timeoutMs = deadlineOf(req, options.maxTimeoutMs);
+    const forwarding = forwardingOf(req);
+    const { requestId } = forwarding;
+    // The caller's deadline runs from now: checking the token counts against it.
+    const deadline = Date.now() + deadlineOf(req, options.maxTimeoutMs);
+    void checkBearer(req, options.verifier, options.logger, { requestId, path })
+      .then((refusal) => {
+        if (refusal !== undefined) {
+          connectError(res, refusal.status, refusal.code, refusal.message, {
+            ...refusal.headers,
+            [requestIdHeader]: requestId,
+          });
+        } else if (!res.destroyed) {
+          // (Unless the caller went away while the token was checked.)
+          forward(req, res, { owner, base, path, forwarding, deadline });
+        }
+      })
+      .catch((err: unknown) => {
+        options.logger.error({ err, requestId, path }, "forwarding failed");
+        connectError(res, 500, "internal", "the gateway failed; retry later");
+      });
+  };
+
+  function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: { owner: string; base: string; path: string; forwarding: Forwarding; deadline: number },
+  ): void {
+    const { owner, base, path } = target;
+    const { requestId, correlationId, forwardedFor } = target.forwarding;
+    const timeoutMs = target.deadline - Date.now();
+    if (timeoutMs <= 0) {
+      connectError(res, 504, "deadline_exceeded", "the request took too long");
+      return;
+    }
 
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -62,8 +106,8 @@ export function createProxy(options: ProxyOptions): RequestHandler {
     headers["connect-timeout-ms"] = String(timeoutMs);
     headers["x-forwarded-for"] = forwardedFor;
 
-    const target = new URL(req.url ?? "/", base);
-    const upstream = request(target, {
+    const url = new URL(req.url ?? "/", base);
+    const upstream = request(url, {
       method: req.method,
       headers,
       agent,
@@ -92,5 +136,5 @@ export function createProxy(options: ProxyOptions): RequestHandler {
       if (!res.writableFinished) upstream.destroy();
     });
     req.pipe(upstream);
-  };
+  }
 }

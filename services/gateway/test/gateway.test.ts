@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { signInFirstMessage } from "@kindred/auth";
 import { createApp as createIdentity } from "@kindred/identity/app";
 import { loadIdentityConfig } from "@kindred/identity/config";
 import { UserService } from "@kindred/proto/identity/v1";
@@ -58,16 +59,23 @@ describe("gateway", () => {
       UserService,
       createConnectTransport({ baseUrl: gateway.url, httpVersion: "1.1" }),
     );
-    const unimplemented = await connectErrorOf(client.getMe({}));
-    expect(unimplemented).toMatchObject({ code: Code.Unimplemented });
+    // A call without a token passes the gateway; identity decides (GetMe needs a user).
+    const anonymous = await connectErrorOf(client.getMe({}));
+    expect(anonymous).toMatchObject({ code: Code.Unauthenticated, rawMessage: signInFirstMessage });
 
     const invalid = await connectErrorOf(
       client.getUser({ userId: "nope" }, { headers: { "x-request-id": "req-gw-1" } }),
     );
     expect(invalid).toMatchObject({ code: Code.InvalidArgument });
     expect(invalid.metadata.get("x-request-id")).toBe("req-gw-1");
+    // Identity's public keys, served at the edge as identity serves them.
+    const jwks = await fetch(`${gateway.url}/.well-known/jwks.json`);
+    expect(jwks.status).toBe(200);
+    expect(jwks.headers.get("content-type")).toBe("application/jwk-set+json");
+    expect(jwks.headers.get("cache-control")).toMatch(/max-age=\d+/);
+    expect(((await jwks.json()) as { keys: unknown[] }).keys.length).toBeGreaterThan(0);
     // A caller without a request id gets one minted at the edge.
-    expect(unimplemented.metadata.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(anonymous.metadata.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("answers not_found for an unknown service and unavailable for an unreachable one", async () => {

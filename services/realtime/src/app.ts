@@ -62,7 +62,14 @@ export function createApp(config: RealtimeConfig, overrides: RealtimeOverrides =
       pingIntervalMs: limits.REALTIME_PING_INTERVAL_MS,
       logger,
     }),
-    verifier: verifier ?? createAccessTokenVerifier(config.auth),
+    verifier:
+      verifier ??
+      createAccessTokenVerifier(config.auth, {
+        revocations: kit.sessionRevocations(nats, {
+          namespace: limits.EVENTS_NAMESPACE,
+          lookbackMs: config.auth.revocationLookbackMs,
+        }),
+      }),
     logger,
     connect: (socket, codec, userId) =>
       new Connection(socket, codec, userId, {

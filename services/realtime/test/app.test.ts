@@ -3,9 +3,16 @@ import { once } from "node:events";
 import { request } from "node:http";
 import type { Duplex } from "node:stream";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { createTestSigner } from "@kindred/auth/testing";
+import { eventNamespace } from "@kindred/events";
 import { ClientMessageSchema, ErrorCode, ServerMessageSchema } from "@kindred/proto/realtime/v1";
-import { startReady, testServiceEnv } from "@kindred/service-kit";
-import { waitFor } from "@kindred/testing";
+import {
+  deleteNamespaceStreams,
+  publishTestRevocation,
+  startReady,
+  testServiceEnv,
+} from "@kindred/service-kit";
+import { testEnv, waitFor } from "@kindred/testing";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app.ts";
 import { loadRealtimeConfig } from "../src/config.ts";
@@ -113,6 +120,54 @@ describe("realtime", () => {
       authorization: `Bearer token-${alice}`,
     });
     expect(answer.status).toBe(401);
+  });
+
+  it("verifies real tokens and refuses those of a revoked session within seconds", async () => {
+    await using events = await contentEvents();
+    await using _streams = {
+      [Symbol.asyncDispose]: () =>
+        deleteNamespaceStreams(testEnv.natsUrl, eventNamespace(events.namespace)),
+    };
+    await events.createStream();
+    const signer = await createTestSigner();
+    await using host = await startReady(
+      realtime(events.namespace, { withVerifier: false, extra: { AUTH_JWKS: signer.jwks } }),
+    );
+    const upgrade = async (sid: string) =>
+      rawUpgrade(`${host.url}/v1/realtime`, {
+        "sec-websocket-protocol": "kindred.v1.json",
+        authorization: `Bearer ${await signer.mint({ sub: alice, sid })}`,
+      });
+    expect((await upgrade("s-revoked")).status).toBe(101);
+
+    await publishTestRevocation({
+      natsUrl: testEnv.natsUrl,
+      namespace: events.namespace,
+      sessionId: "s-revoked",
+      tokensExpireAt: new Date(Date.now() + 600_000),
+    });
+    const refused = await waitFor(
+      async () => {
+        const answer = await upgrade("s-revoked");
+        return answer.status === 401 ? answer : undefined;
+      },
+      { what: "the revoked session refused", timeoutMs: 5_000 },
+    );
+    expect(JSON.parse(refused.body)).toEqual({
+      code: "unauthenticated",
+      message: "the access token is invalid or expired",
+    });
+    expect((await upgrade("s-other")).status).toBe(101);
+    // Readiness results are cached briefly: wait for one taken after the feed started.
+    const check = await waitFor(async () => {
+      const result = (await host.readiness.report()).checks["session-revocations"];
+      return result?.status === "up" ? result : undefined;
+    });
+    expect(check).toEqual({
+      status: "up",
+      critical: false,
+      details: { lastSequence: 1, revokedSessions: 1 },
+    });
   });
 
   it("answers unknown and invalid client messages with error frames and keeps the socket open", async () => {
