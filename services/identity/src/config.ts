@@ -1,5 +1,6 @@
 import { env, type KindredEnv, loadServiceConfig } from "@kindred/config";
 import { z } from "zod";
+import { appleSigningKey } from "./oauth/apple-client-secret.ts";
 
 /**
  * Development-only keys: `npm start` and tests work without secrets, and a production deploy
@@ -122,7 +123,15 @@ export function loadIdentityConfig(vars: Readonly<Record<string, string | undefi
         OAUTH_APPLE_TEAM_ID: env.optionalString(),
         OAUTH_APPLE_KEY_ID: env.optionalString(),
         /** The ES256 key (PKCS#8 PEM) that signs Apple's client secret. */
-        OAUTH_APPLE_PRIVATE_KEY: env.optionalSecret(),
+        OAUTH_APPLE_PRIVATE_KEY: env.optionalSecret().superRefine((pem, ctx) => {
+          if (pem === undefined) return;
+          try {
+            appleSigningKey(pem);
+          } catch (err) {
+            // The message names the problem, never the value.
+            ctx.addIssue({ code: "custom", message: (err as Error).message.replace(/^\S+ /, "") });
+          }
+        }),
       }),
     },
     vars,

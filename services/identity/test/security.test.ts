@@ -199,6 +199,9 @@ describe("configuration", () => {
     expect(String((error as Error).message)).not.toContain(bad);
 
     expect(() =>
+      loadIdentityConfig({ KINDRED_ENV: "test", OAUTH_APPLE_PRIVATE_KEY: "-----BEGIN nonsense" }),
+    ).toThrow("OAUTH_APPLE_PRIVATE_KEY is not a PKCS#8 PEM private key");
+    expect(() =>
       loadIdentityConfig({
         KINDRED_ENV: "production",
         DATABASE_URL: "postgres://db/identity",
