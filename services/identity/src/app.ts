@@ -23,6 +23,8 @@ export interface IdentityApp {
   events: EventsKit;
   deps: IdentityDeps;
   keys: SigningKeys;
+  /** Housekeeping, also run on a timer; here so tests and operators can run it at once. */
+  maintenance: ReturnType<typeof startMaintenance>;
 }
 
 /** The composition root of identity: every dependency is built here, from config. */
@@ -141,7 +143,7 @@ export function buildApp(
       res.end(body);
     },
   });
-  return { host, events, deps, keys };
+  return { host, events, deps, keys, maintenance };
 }
 
 export const createApp = (config: IdentityConfig, overrides?: Parameters<typeof buildApp>[1]) =>

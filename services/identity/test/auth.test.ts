@@ -215,6 +215,87 @@ describe("refresh tokens", () => {
   });
 });
 
+describe("session lifetimes", () => {
+  const sidOf = (token: string | undefined) => String(decodeJwt(token ?? "").sid);
+
+  it("slides the idle expiry on refresh but never past the absolute lifetime", async () => {
+    const { tokens } = await identity.auth.register(newAccount());
+    const db = identity.app.deps.db.kysely;
+    const sid = sidOf(tokens?.accessToken);
+    const before = await db
+      .selectFrom("session")
+      .selectAll()
+      .where("id", "=", sid)
+      .executeTakeFirstOrThrow();
+    expect(before.expires_at.getTime() - before.created_at.getTime()).toBe(90 * 86_400_000);
+    expect(before.idle_expires_at.getTime() - before.created_at.getTime()).toBe(30 * 86_400_000);
+    // Near the end of its absolute lifetime, a refresh does not extend it.
+    const soon = new Date(Date.now() + 3_600_000);
+    await db.updateTable("session").set({ expires_at: soon }).where("id", "=", sid).execute();
+    await identity.auth.refresh({ refreshToken: tokens?.refreshToken ?? "" });
+    const after = await db
+      .selectFrom("session")
+      .selectAll()
+      .where("id", "=", sid)
+      .executeTakeFirstOrThrow();
+    expect(after.idle_expires_at.getTime()).toBe(soon.getTime());
+  });
+
+  it("ends a session at its idle expiry and at its absolute expiry", async () => {
+    const db = identity.app.deps.db.kysely;
+    for (const column of ["idle_expires_at", "expires_at"] as const) {
+      const account = newAccount();
+      const { tokens } = await identity.auth.register(account);
+      const other = await identity.auth.login(account);
+      await db
+        .updateTable("session")
+        .set({ [column]: new Date(Date.now() - 1_000) })
+        .where("id", "=", sidOf(tokens?.accessToken))
+        .execute();
+      const refused = await connectErrorOf(
+        identity.auth.refresh({ refreshToken: tokens?.refreshToken ?? "" }),
+      );
+      expect(refused.code, column).toBe(Code.Unauthenticated);
+      const listed = await identity.as(bearer(other.tokens?.accessToken)).auth.listSessions({});
+      expect(
+        listed.sessions.map((s) => s.id),
+        column,
+      ).toEqual([sidOf(other.tokens?.accessToken)]);
+    }
+  });
+
+  it("purges old audit entries, abandoned OAuth flows and long-ended sessions", async () => {
+    const db = identity.app.deps.db.kysely;
+    const { user, tokens } = await identity.auth.register(newAccount());
+    const old = new Date(Date.now() - 401 * 86_400_000);
+    await db
+      .updateTable("audit_event")
+      .set({ occurred_at: old })
+      .where("user_id", "=", user?.id ?? "")
+      .execute();
+    await db
+      .updateTable("session")
+      .set({ revoked_at: new Date(Date.now() - 2 * 86_400_000) })
+      .where("id", "=", sidOf(tokens?.accessToken))
+      .execute();
+    const counts = await identity.app.maintenance.run();
+    expect(counts.auditEvents).toBeGreaterThanOrEqual(1);
+    expect(counts.sessions).toBeGreaterThanOrEqual(1);
+    const left = await db
+      .selectFrom("audit_event")
+      .select("id")
+      .where("user_id", "=", user?.id ?? "")
+      .execute();
+    expect(left).toEqual([]);
+    const tokensLeft = await db
+      .selectFrom("refresh_token")
+      .select("generation")
+      .where("session_id", "=", sidOf(tokens?.accessToken))
+      .execute();
+    expect(tokensLeft).toEqual([]);
+  });
+});
+
 describe("sessions", () => {
   it("lists, revokes one, and logs out of all sessions", async () => {
     const account = newAccount();
