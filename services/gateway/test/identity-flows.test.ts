@@ -216,7 +216,9 @@ describe("identity through the gateway", () => {
     // The public key as an HMAC secret: the classic algorithm-confusion forgery.
     const jwk = identity.keys.jwks().keys.find((k) => k.kid === kid);
     const publicPem = await exportSPKI(
-      (await importJWK(jwk ?? {}, "EdDSA", { extractable: true })) as CryptoKey,
+      (await importJWK(jwk ?? {}, "EdDSA", { extractable: true })) as Parameters<
+        typeof exportSPKI
+      >[0],
     );
     const foreign = await generateKeyPair("EdDSA", { crv: "Ed25519" });
 
