@@ -7,6 +7,7 @@ import { contentStream } from "@kindred/event-catalog";
 import type { BaseDependencies, ServiceHost } from "@kindred/runtime";
 import { type EventsKit, ServiceKit } from "@kindred/service-kit";
 import type { ContentConfig } from "./config.ts";
+import { userDeletedConsumer } from "./consumers/user-deleted.ts";
 import { migrations } from "./db/migrations.ts";
 import type { ContentDatabase } from "./db/schema.ts";
 import { routes } from "./routes.ts";
@@ -30,6 +31,7 @@ export function buildApp(
     nats,
     streams: [contentStream],
   });
+  events.consume(userDeletedConsumer);
   const verifier =
     overrides.verifier ??
     createAccessTokenVerifier(config.auth, {

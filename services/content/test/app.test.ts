@@ -1,6 +1,8 @@
 import { fromBinary } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { createTestSigner } from "@kindred/auth/testing";
+import { identityEvents, identityStream } from "@kindred/event-catalog";
 import { eventNamespace } from "@kindred/events";
 import { PostCreatedSchema } from "@kindred/proto/content/events/v1";
 import { PostService } from "@kindred/proto/content/v1";
@@ -8,6 +10,7 @@ import {
   clientFor,
   connectErrorOf,
   deleteNamespaceStreams,
+  publishTestEvent,
   publishTestRevocation,
   startReady,
   testServiceEnv,
@@ -150,5 +153,60 @@ describe("content", () => {
     );
     expect(refused.rawMessage).toBe("the access token is invalid or expired");
     expect(await getPost("s-other")).toMatchObject({ code: Code.NotFound });
+  });
+  it("erases a deleted account's posts when identity says the account is gone", async () => {
+    await using db = await createTestDatabase("content");
+    const signer = await createTestSigner();
+    const namespace = uniqueName("content");
+    await using _streams = {
+      [Symbol.asyncDispose]: () =>
+        deleteNamespaceStreams(testEnv.natsUrl, eventNamespace(namespace)),
+    };
+    const config = loadContentConfig(
+      testServiceEnv({
+        database: db,
+        extra: { EVENTS_NAMESPACE: namespace, AUTH_JWKS: signer.jwks },
+      }),
+    );
+    const app = buildApp(config);
+    await using host = await startReady(app.host);
+    const client = clientFor(PostService, host);
+    const leaving = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b21";
+    const staying = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b22";
+    const auth = async (sub: string) => ({
+      headers: { authorization: `Bearer ${await signer.mint({ sub })}` },
+    });
+    const gone = await client.createPost(
+      { circleId, body: "my story", contentWarning: "loss" },
+      await auth(leaving),
+    );
+    const kept = await client.createPost({ circleId, body: "mine" }, await auth(staying));
+
+    await publishTestEvent({
+      natsUrl: testEnv.natsUrl,
+      namespace: eventNamespace(namespace),
+      stream: identityStream,
+      event: identityEvents.userDeleted,
+      message: { userId: leaving, deletedAt: timestampFromDate(new Date()) },
+      aggregateId: leaving,
+    });
+    const row = await waitFor(
+      async () => {
+        const post = await app.events.database.kysely
+          .selectFrom("post")
+          .selectAll()
+          .where("id", "=", gone.post?.id ?? "")
+          .executeTakeFirstOrThrow();
+        return post.deleted_at === null ? undefined : post;
+      },
+      { what: "the deleted account's post erased" },
+    );
+    expect(row).toMatchObject({ body: "", content_warning: null, version: "2" });
+    expect(
+      await connectErrorOf(client.getPost({ postId: gone.post?.id ?? "" }, await auth(staying))),
+    ).toMatchObject({ code: Code.NotFound });
+    expect(
+      (await client.getPost({ postId: kept.post?.id ?? "" }, await auth(staying))).post?.body,
+    ).toBe("mine");
   });
 });
