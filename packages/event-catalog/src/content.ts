@@ -1,10 +1,28 @@
 import type { StreamSpec } from "@kindred/events";
 import { defineEvent } from "@kindred/events";
-import { PostCreatedSchema } from "@kindred/proto/content/events/v1";
+import {
+  PostCreatedSchema,
+  PostRemovedSchema,
+  PostUpdatedSchema,
+  ResponseCreatedSchema,
+  ResponseRemovedSchema,
+  SosAcknowledgedSchema,
+  SosEscalatedSchema,
+  SosRaisedSchema,
+  SosResolvedSchema,
+} from "@kindred/proto/content/events/v1";
 
 /** Events the content service publishes, on its stream `CONTENT`. */
 export const contentEvents = {
   postCreated: defineEvent(PostCreatedSchema, "content.post.created.v1"),
+  postUpdated: defineEvent(PostUpdatedSchema, "content.post.updated.v1"),
+  postRemoved: defineEvent(PostRemovedSchema, "content.post.removed.v1"),
+  responseCreated: defineEvent(ResponseCreatedSchema, "content.response.created.v1"),
+  responseRemoved: defineEvent(ResponseRemovedSchema, "content.response.removed.v1"),
+  sosRaised: defineEvent(SosRaisedSchema, "content.sos.raised.v1"),
+  sosAcknowledged: defineEvent(SosAcknowledgedSchema, "content.sos.acknowledged.v1"),
+  sosEscalated: defineEvent(SosEscalatedSchema, "content.sos.escalated.v1"),
+  sosResolved: defineEvent(SosResolvedSchema, "content.sos.resolved.v1"),
 } as const;
 
 const day = 86_400_000;

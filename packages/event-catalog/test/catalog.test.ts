@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
+  circlesEvents,
+  circlesStream,
   contentEvents,
   contentStream,
   identityEvents,
@@ -9,6 +11,7 @@ import {
 } from "../src/index.ts";
 
 const catalogs = [
+  ["circles", circlesEvents, circlesStream],
   ["content", contentEvents, contentStream],
   ["identity", identityEvents, identityStream],
   ["moderation", moderationEvents, moderationStream],

@@ -3,6 +3,7 @@
  * per package so that names stay unambiguous (`contentV1.Response` is not the fetch Response).
  * Each namespace is also a subpath export, e.g. `@kindred/proto/identity/v1`.
  */
+export * as circlesEventsV1 from "./circles-events-v1.ts";
 export * as circlesV1 from "./circles-v1.ts";
 export * as contentEventsV1 from "./content-events-v1.ts";
 export * as contentV1 from "./content-v1.ts";

@@ -2,8 +2,8 @@
 // @generated from file kindred/content/events/v1/post_events.proto (package kindred.content.events.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kindred/content/events/v1/post_events.proto.
  */
 export const file_kindred_content_events_v1_post_events: GenFile = /*@__PURE__*/
-  fileDesc("CitraW5kcmVkL2NvbnRlbnQvZXZlbnRzL3YxL3Bvc3RfZXZlbnRzLnByb3RvEhlraW5kcmVkLmNvbnRlbnQuZXZlbnRzLnYxIokCCgtQb3N0Q3JlYXRlZBIPCgdwb3N0X2lkGAEgASgJEhEKCWNpcmNsZV9pZBgCIAEoCRIRCglhdXRob3JfaWQYAyABKAkSDAoEYm9keRgEIAEoCRIcCg9jb250ZW50X3dhcm5pbmcYBSABKAlIAIgBARIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgBiAEBEg8KB3ZlcnNpb24YCCABKANCEgoQX2NvbnRlbnRfd2FybmluZ0INCgtfZXhwaXJlc19hdGIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CitraW5kcmVkL2NvbnRlbnQvZXZlbnRzL3YxL3Bvc3RfZXZlbnRzLnByb3RvEhlraW5kcmVkLmNvbnRlbnQuZXZlbnRzLnYxIokCCgtQb3N0Q3JlYXRlZBIPCgdwb3N0X2lkGAEgASgJEhEKCWNpcmNsZV9pZBgCIAEoCRIRCglhdXRob3JfaWQYAyABKAkSDAoEYm9keRgEIAEoCRIcCg9jb250ZW50X3dhcm5pbmcYBSABKAlIAIgBARIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgBiAEBEg8KB3ZlcnNpb24YCCABKANCEgoQX2NvbnRlbnRfd2FybmluZ0INCgtfZXhwaXJlc19hdCLFAQoLUG9zdFVwZGF0ZWQSDwoHcG9zdF9pZBgBIAEoCRIRCgljaXJjbGVfaWQYAiABKAkSEQoJYXV0aG9yX2lkGAMgASgJEgwKBGJvZHkYBCABKAkSHAoPY29udGVudF93YXJuaW5nGAUgASgJSACIAQESLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoA0ISChBfY29udGVudF93YXJuaW5nItMBCgtQb3N0UmVtb3ZlZBIPCgdwb3N0X2lkGAEgASgJEhEKCWNpcmNsZV9pZBgCIAEoCRIRCglhdXRob3JfaWQYAyABKAkSEgoKcmVtb3ZlZF9ieRgEIAEoCRI4CgZyZWFzb24YBSABKA4yKC5raW5kcmVkLmNvbnRlbnQuZXZlbnRzLnYxLlJlbW92YWxSZWFzb24SLgoKcmVtb3ZlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoAyKzAQoPUmVzcG9uc2VDcmVhdGVkEhMKC3Jlc3BvbnNlX2lkGAEgASgJEg8KB3Bvc3RfaWQYAiABKAkSEQoJY2lyY2xlX2lkGAMgASgJEhYKDnBvc3RfYXV0aG9yX2lkGAQgASgJEhEKCWF1dGhvcl9pZBgFIAEoCRIMCgRib2R5GAYgASgJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItsBCg9SZXNwb25zZVJlbW92ZWQSEwoLcmVzcG9uc2VfaWQYASABKAkSDwoHcG9zdF9pZBgCIAEoCRIRCgljaXJjbGVfaWQYAyABKAkSEQoJYXV0aG9yX2lkGAQgASgJEhIKCnJlbW92ZWRfYnkYBSABKAkSOAoGcmVhc29uGAYgASgOMigua2luZHJlZC5jb250ZW50LmV2ZW50cy52MS5SZW1vdmFsUmVhc29uEi4KCnJlbW92ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKrIBCg1SZW1vdmFsUmVhc29uEh4KGlJFTU9WQUxfUkVBU09OX1VOU1BFQ0lGSUVEEAASGQoVUkVNT1ZBTF9SRUFTT05fQVVUSE9SEAESIwofUkVNT1ZBTF9SRUFTT05fQ0lSQ0xFX01PREVSQVRPUhACEh0KGVJFTU9WQUxfUkVBU09OX01PREVSQVRJT04QAxIiCh5SRU1PVkFMX1JFQVNPTl9BQ0NPVU5UX0RFTEVURUQQBGIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A post was created in a circle. Subject `content.post.created.v1`, stream CONTENT, aggregate
@@ -85,4 +85,307 @@ export type PostCreated = Message<"kindred.content.events.v1.PostCreated"> & {
  */
 export const PostCreatedSchema: GenMessage<PostCreated> = /*@__PURE__*/
   messageDesc(file_kindred_content_events_v1_post_events, 0);
+
+/**
+ * A post's text changed. Subject `content.post.updated.v1`, stream CONTENT, aggregate the post.
+ *
+ * @generated from message kindred.content.events.v1.PostUpdated
+ */
+export type PostUpdated = Message<"kindred.content.events.v1.PostUpdated"> & {
+  /**
+   * Id of the post (UUID).
+   *
+   * @generated from field: string post_id = 1;
+   */
+  postId: string;
+
+  /**
+   * Id of its circle (UUID).
+   *
+   * @generated from field: string circle_id = 2;
+   */
+  circleId: string;
+
+  /**
+   * Id of the author (UUID).
+   *
+   * @generated from field: string author_id = 3;
+   */
+  authorId: string;
+
+  /**
+   * The new text.
+   *
+   * @generated from field: string body = 4;
+   */
+  body: string;
+
+  /**
+   * Content warning shown before the body, when the author set one.
+   *
+   * @generated from field: optional string content_warning = 5;
+   */
+  contentWarning?: string | undefined;
+
+  /**
+   * When it changed.
+   *
+   * @generated from field: google.protobuf.Timestamp updated_at = 6;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * Version of the post after this change.
+   *
+   * @generated from field: int64 version = 7;
+   */
+  version: bigint;
+};
+
+/**
+ * Describes the message kindred.content.events.v1.PostUpdated.
+ * Use `create(PostUpdatedSchema)` to create a new message.
+ */
+export const PostUpdatedSchema: GenMessage<PostUpdated> = /*@__PURE__*/
+  messageDesc(file_kindred_content_events_v1_post_events, 1);
+
+/**
+ * A post was removed from every read (soft delete). Subject `content.post.removed.v1`, stream
+ * CONTENT, aggregate the post.
+ *
+ * @generated from message kindred.content.events.v1.PostRemoved
+ */
+export type PostRemoved = Message<"kindred.content.events.v1.PostRemoved"> & {
+  /**
+   * Id of the post (UUID).
+   *
+   * @generated from field: string post_id = 1;
+   */
+  postId: string;
+
+  /**
+   * Id of its circle (UUID).
+   *
+   * @generated from field: string circle_id = 2;
+   */
+  circleId: string;
+
+  /**
+   * Id of the author (UUID).
+   *
+   * @generated from field: string author_id = 3;
+   */
+  authorId: string;
+
+  /**
+   * Who removed it (UUID); empty when the system did.
+   *
+   * @generated from field: string removed_by = 4;
+   */
+  removedBy: string;
+
+  /**
+   * Why.
+   *
+   * @generated from field: kindred.content.events.v1.RemovalReason reason = 5;
+   */
+  reason: RemovalReason;
+
+  /**
+   * When.
+   *
+   * @generated from field: google.protobuf.Timestamp removed_at = 6;
+   */
+  removedAt?: Timestamp | undefined;
+
+  /**
+   * Version of the post after this change.
+   *
+   * @generated from field: int64 version = 7;
+   */
+  version: bigint;
+};
+
+/**
+ * Describes the message kindred.content.events.v1.PostRemoved.
+ * Use `create(PostRemovedSchema)` to create a new message.
+ */
+export const PostRemovedSchema: GenMessage<PostRemoved> = /*@__PURE__*/
+  messageDesc(file_kindred_content_events_v1_post_events, 2);
+
+/**
+ * Someone responded to a post. Subject `content.response.created.v1`, stream CONTENT, aggregate
+ * the post (so a post's responses are in order with the post's own events).
+ *
+ * @generated from message kindred.content.events.v1.ResponseCreated
+ */
+export type ResponseCreated = Message<"kindred.content.events.v1.ResponseCreated"> & {
+  /**
+   * Id of the response (UUID).
+   *
+   * @generated from field: string response_id = 1;
+   */
+  responseId: string;
+
+  /**
+   * Id of the post (UUID).
+   *
+   * @generated from field: string post_id = 2;
+   */
+  postId: string;
+
+  /**
+   * Id of the post's circle (UUID).
+   *
+   * @generated from field: string circle_id = 3;
+   */
+  circleId: string;
+
+  /**
+   * Id of the post's author (UUID), who is told about the response.
+   *
+   * @generated from field: string post_author_id = 4;
+   */
+  postAuthorId: string;
+
+  /**
+   * Id of the responder (UUID).
+   *
+   * @generated from field: string author_id = 5;
+   */
+  authorId: string;
+
+  /**
+   * The text of the response.
+   *
+   * @generated from field: string body = 6;
+   */
+  body: string;
+
+  /**
+   * When it was written.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 7;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kindred.content.events.v1.ResponseCreated.
+ * Use `create(ResponseCreatedSchema)` to create a new message.
+ */
+export const ResponseCreatedSchema: GenMessage<ResponseCreated> = /*@__PURE__*/
+  messageDesc(file_kindred_content_events_v1_post_events, 3);
+
+/**
+ * A response was removed. Subject `content.response.removed.v1`, stream CONTENT, aggregate the
+ * post.
+ *
+ * @generated from message kindred.content.events.v1.ResponseRemoved
+ */
+export type ResponseRemoved = Message<"kindred.content.events.v1.ResponseRemoved"> & {
+  /**
+   * Id of the response (UUID).
+   *
+   * @generated from field: string response_id = 1;
+   */
+  responseId: string;
+
+  /**
+   * Id of the post (UUID).
+   *
+   * @generated from field: string post_id = 2;
+   */
+  postId: string;
+
+  /**
+   * Id of the post's circle (UUID).
+   *
+   * @generated from field: string circle_id = 3;
+   */
+  circleId: string;
+
+  /**
+   * Id of the responder (UUID).
+   *
+   * @generated from field: string author_id = 4;
+   */
+  authorId: string;
+
+  /**
+   * Who removed it (UUID); empty when the system did.
+   *
+   * @generated from field: string removed_by = 5;
+   */
+  removedBy: string;
+
+  /**
+   * Why.
+   *
+   * @generated from field: kindred.content.events.v1.RemovalReason reason = 6;
+   */
+  reason: RemovalReason;
+
+  /**
+   * When.
+   *
+   * @generated from field: google.protobuf.Timestamp removed_at = 7;
+   */
+  removedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kindred.content.events.v1.ResponseRemoved.
+ * Use `create(ResponseRemovedSchema)` to create a new message.
+ */
+export const ResponseRemovedSchema: GenMessage<ResponseRemoved> = /*@__PURE__*/
+  messageDesc(file_kindred_content_events_v1_post_events, 4);
+
+/**
+ * Why a post or response was removed.
+ *
+ * @generated from enum kindred.content.events.v1.RemovalReason
+ */
+export enum RemovalReason {
+  /**
+   * Not a reason; never sent.
+   *
+   * @generated from enum value: REMOVAL_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Its author deleted it.
+   *
+   * @generated from enum value: REMOVAL_REASON_AUTHOR = 1;
+   */
+  AUTHOR = 1,
+
+  /**
+   * A moderator or owner of its circle removed it.
+   *
+   * @generated from enum value: REMOVAL_REASON_CIRCLE_MODERATOR = 2;
+   */
+  CIRCLE_MODERATOR = 2,
+
+  /**
+   * A platform moderator removed it (a moderation decision).
+   *
+   * @generated from enum value: REMOVAL_REASON_MODERATION = 3;
+   */
+  MODERATION = 3,
+
+  /**
+   * Its author's account was deleted.
+   *
+   * @generated from enum value: REMOVAL_REASON_ACCOUNT_DELETED = 4;
+   */
+  ACCOUNT_DELETED = 4,
+}
+
+/**
+ * Describes the enum kindred.content.events.v1.RemovalReason.
+ */
+export const RemovalReasonSchema: GenEnum<RemovalReason> = /*@__PURE__*/
+  enumDesc(file_kindred_content_events_v1_post_events, 0);
 
