@@ -88,6 +88,18 @@ function parseUrl(protocols: readonly string[]) {
   };
 }
 
+/** A 256-bit key in base64; never echoed, whatever is wrong with it. */
+function parseKey256(raw: string) {
+  const value = raw.trim();
+  const bytes = Buffer.from(value, "base64");
+  return bytes.length === 32 && bytes.toString("base64") === value
+    ? ({ ok: true, value } as const)
+    : ({
+        ok: false,
+        message: "must be exactly 32 bytes in base64 (openssl rand -base64 32)",
+      } as const);
+}
+
 const truthy = new Set(["true", "1", "yes", "on"]);
 const falsy = new Set(["false", "0", "no", "off"]);
 
@@ -114,6 +126,12 @@ export const env = {
   /** A secret value: never echoed in error messages. Pair with `secrets` in `loadConfig` for `_FILE`. */
   secret: (options: { min?: number } = {}) => field(parseString(options.min ?? 1), {}),
   optionalSecret: () => optionalField(parseString(1)),
+  /**
+   * A 256-bit secret key in base64 (`openssl rand -base64 32`), kept as the base64 string. Give
+   * `default` only outside production (a development key anyone can read): in production the
+   * variable is then required. Pair with `secrets` for `_FILE`.
+   */
+  key256: (options: FieldOptions<string> = {}) => field(parseKey256, options),
   int: (options: FieldOptions<number> & { min?: number; max?: number } = {}) =>
     field(
       parseInteger(options.min ?? Number.MIN_SAFE_INTEGER, options.max ?? Number.MAX_SAFE_INTEGER),

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { authInterceptor } from "@kindred/auth";
 import { identityStream } from "@kindred/event-catalog";
+import { PageTokens } from "@kindred/paging";
 import type { BaseDependencies, ServiceHost } from "@kindred/runtime";
 import { type EventsKit, ServiceKit } from "@kindred/service-kit";
 import { AccessTokens, identityTokenVerifier } from "./access-tokens.ts";
@@ -84,6 +85,7 @@ export function buildApp(
     ),
     logger: kit.logger,
     settings,
+    pageTokens: new PageTokens(subkey(settings.piiKey, "page-tokens")),
   };
   const oauth = new OAuthFlows(deps, config.oauth, fetchImpl ?? fetch);
   events.consume(restrictionConsumer(deps));

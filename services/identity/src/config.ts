@@ -11,36 +11,9 @@ const developmentKeys = {
   IDENTITY_PII_KEY: "ZGV2ZWxvcG1lbnQtb25seS1waWkta2V5LTAxMjM0NTY=",
 } as const;
 
-/**
- * A 256-bit key given in base64 (`openssl rand -base64 32`); the value is never echoed. It stays
- * a string in the (frozen) config and becomes bytes where it is used.
- */
-function key256(kindredEnv: KindredEnv, name: keyof typeof developmentKeys) {
-  return z
-    .string()
-    .optional()
-    .transform((raw, ctx): string => {
-      const value =
-        raw === undefined || raw === ""
-          ? kindredEnv === "production"
-            ? undefined
-            : developmentKeys[name]
-          : raw.trim();
-      if (value === undefined) {
-        ctx.addIssue({ code: "custom", message: "is required (openssl rand -base64 32)" });
-        return z.NEVER;
-      }
-      const bytes = Buffer.from(value, "base64");
-      if (bytes.length !== 32 || bytes.toString("base64") !== value) {
-        ctx.addIssue({
-          code: "custom",
-          message: "must be exactly 32 bytes in base64 (openssl rand -base64 32)",
-        });
-        return z.NEVER;
-      }
-      return value;
-    });
-}
+/** Required in production; outside it, a development key (see `developmentKeys`). */
+const key256 = (kindredEnv: KindredEnv, name: keyof typeof developmentKeys) =>
+  env.key256({ default: kindredEnv === "production" ? undefined : developmentKeys[name] });
 
 const seconds = (min: number, max: number, fallback: number) =>
   env.int({ min, max, default: fallback });

@@ -1,6 +1,7 @@
 import type { Database } from "@kindred/database";
 import type { Outbox } from "@kindred/events";
 import type { Logger } from "@kindred/logging";
+import type { PageTokens } from "@kindred/paging";
 import type { IdentitySettings } from "./config.ts";
 import type { IdentityDatabase } from "./db/schema.ts";
 import type { LoginLimiter } from "./login-limiter.ts";
@@ -16,4 +17,6 @@ export interface IdentityDeps {
   limiter: LoginLimiter;
   logger: Logger;
   settings: IdentitySettings;
+  /** Signs the page tokens of list methods, so clients cannot forge or move them. */
+  pageTokens: PageTokens;
 }

@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { DomainError } from "@kindred/errors";
 import { describe, expect, it } from "vitest";
 import { blindIndex, randomToken, SecretBox, subkey, tokenHash } from "../src/crypto.ts";
-import { decodePageToken, encodePageToken } from "../src/paging.ts";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "../src/passwords.ts";
 import { EmailVault, normalizeEmail } from "../src/pii.ts";
 
@@ -82,16 +81,5 @@ describe("encryption at rest", () => {
     expect(Buffer.from(token, "base64url")).toHaveLength(32);
     expect(tokenHash(token)).toHaveLength(32);
     expect(tokenHash(token).toString("base64url")).not.toBe(token);
-  });
-});
-
-describe("page tokens", () => {
-  it("round-trips a keyset position and refuses anything else", () => {
-    const position = { at: 1_764_000_000_000, id: "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b10" };
-    expect(decodePageToken(encodePageToken(position))).toEqual(position);
-    expect(decodePageToken("")).toBeUndefined();
-    for (const bad of ["nope", Buffer.from('[1,"x"]').toString("base64url"), "W10"]) {
-      expect(() => decodePageToken(bad)).toThrow("page_token");
-    }
   });
 });

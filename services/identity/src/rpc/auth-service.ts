@@ -2,6 +2,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { principalOf, requirePrincipal } from "@kindred/auth";
 import { DomainError } from "@kindred/errors";
+import { pageOf, pageSizeOf } from "@kindred/paging";
 import type { AuthService } from "@kindred/proto/identity/v1";
 import {
   createUser,
@@ -13,7 +14,6 @@ import {
 import { audit } from "../audit.ts";
 import type { IdentityDeps } from "../deps.ts";
 import type { OAuthFlows } from "../oauth/flows.ts";
-import { decodePageToken, encodePageToken, pageSizeOf } from "../paging.ts";
 import {
   burnPasswordCheck,
   checkPasswordPolicy,
@@ -52,7 +52,7 @@ export function authService(
   deps: IdentityDeps,
   oauth: OAuthFlows,
 ): ServiceImpl<typeof AuthService> {
-  const { db, sessions, limiter, vault } = deps;
+  const { db, sessions, limiter, vault, pageTokens } = deps;
   return {
     async register(req, ctx) {
       const meta = requestMetaOf(ctx);
@@ -168,7 +168,8 @@ export function authService(
     async listSessions(req, ctx) {
       const { userId, sessionId } = sessionOf(ctx);
       const size = pageSizeOf(req.pageSize);
-      const after = decodePageToken(req.pageToken);
+      const scope = `ListSessions:${userId}`;
+      const after = pageTokens.decode(req.pageToken, scope);
       const now = new Date();
       let query = db.kysely
         .selectFrom("session")
@@ -190,8 +191,7 @@ export function authService(
         .orderBy("id", "desc")
         .limit(size + 1)
         .execute();
-      const page = rows.slice(0, size);
-      const last = page.at(-1);
+      const { rows: page, last } = pageOf(rows, size);
       return {
         sessions: page.map((s) => ({
           id: s.id,
@@ -203,9 +203,9 @@ export function authService(
           current: s.id === sessionId,
         })),
         nextPageToken:
-          rows.length > size && last !== undefined
-            ? encodePageToken({ at: last.last_used_at.getTime(), id: last.id })
-            : "",
+          last === undefined
+            ? ""
+            : pageTokens.encode({ at: last.last_used_at.getTime(), id: last.id }, scope),
       };
     },
 

@@ -3,11 +3,11 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { requirePrincipal } from "@kindred/auth";
 import { DomainError } from "@kindred/errors";
 import { identityEvents } from "@kindred/event-catalog";
+import { pageOf, pageSizeOf } from "@kindred/paging";
 import { AuditEventKind, type PublicProfile, type UserService } from "@kindred/proto/identity/v1";
 import { linkedProviders, liveUser, setRoles } from "../accounts.ts";
 import { type AuditKind, audit, auditKinds } from "../audit.ts";
 import type { IdentityDeps } from "../deps.ts";
-import { decodePageToken, encodePageToken, pageSizeOf } from "../paging.ts";
 import { burnPasswordCheck, verifyPassword } from "../passwords.ts";
 import { requestMetaOf } from "../request-meta.ts";
 import { roleFromProto, toUser, type UserRow } from "../users.ts";
@@ -40,7 +40,7 @@ function kindFromProto(kind: AuditEventKind): AuditKind {
 }
 
 export function userService(deps: IdentityDeps): ServiceImpl<typeof UserService> {
-  const { db, vault, outbox, sessions } = deps;
+  const { db, vault, outbox, sessions, pageTokens } = deps;
 
   /**
    * Admin methods check the role in the token and again in the database, so an admin whose
@@ -207,7 +207,8 @@ export function userService(deps: IdentityDeps): ServiceImpl<typeof UserService>
     async listBlocked(req, ctx) {
       const { userId } = requirePrincipal(ctx);
       const size = pageSizeOf(req.pageSize);
-      const after = decodePageToken(req.pageToken);
+      const scope = `ListBlocked:${userId}`;
+      const after = pageTokens.decode(req.pageToken, scope);
       let query = db.kysely
         .selectFrom("user_block")
         .innerJoin("app_user", "app_user.id", "user_block.blocked_id")
@@ -230,17 +231,16 @@ export function userService(deps: IdentityDeps): ServiceImpl<typeof UserService>
         .orderBy("user_block.blocked_id", "desc")
         .limit(size + 1)
         .execute();
-      const page = rows.slice(0, size);
-      const last = page.at(-1);
+      const { rows: page, last } = pageOf(rows, size);
       return {
         blocked: page.map((row) => ({
           profile: toProfile(row),
           blockedAt: timestampFromDate(row.blocked_at),
         })),
         nextPageToken:
-          rows.length > size && last !== undefined
-            ? encodePageToken({ at: last.blocked_at.getTime(), id: last.id })
-            : "",
+          last === undefined
+            ? ""
+            : pageTokens.encode({ at: last.blocked_at.getTime(), id: last.id }, scope),
       };
     },
 
@@ -262,7 +262,8 @@ export function userService(deps: IdentityDeps): ServiceImpl<typeof UserService>
     async listAuditEvents(req, ctx) {
       await requireAdmin(ctx);
       const size = pageSizeOf(req.pageSize);
-      const after = decodePageToken(req.pageToken);
+      const scope = `ListAuditEvents:${req.userId ?? "*"}:${req.kind ?? "*"}`;
+      const after = pageTokens.decode(req.pageToken, scope);
       let query = db.kysely.selectFrom("audit_event").selectAll();
       if (req.userId !== undefined) query = query.where("user_id", "=", req.userId);
       if (req.kind !== undefined) query = query.where("kind", "=", kindFromProto(req.kind));
@@ -279,8 +280,7 @@ export function userService(deps: IdentityDeps): ServiceImpl<typeof UserService>
         .orderBy("id", "desc")
         .limit(size + 1)
         .execute();
-      const page = rows.slice(0, size);
-      const last = page.at(-1);
+      const { rows: page, last } = pageOf(rows, size);
       return {
         events: page.map((row) => ({
           id: row.id,
@@ -294,9 +294,9 @@ export function userService(deps: IdentityDeps): ServiceImpl<typeof UserService>
           details: row.details,
         })),
         nextPageToken:
-          rows.length > size && last !== undefined
-            ? encodePageToken({ at: last.occurred_at.getTime(), id: last.id })
-            : "",
+          last === undefined
+            ? ""
+            : pageTokens.encode({ at: last.occurred_at.getTime(), id: last.id }, scope),
       };
     },
   };

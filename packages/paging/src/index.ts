@@ -1,0 +1,2 @@
+export { type PageOf, type PageSizeLimits, pageOf, pageSizeOf } from "./page.ts";
+export { type KeysetPosition, PageTokens } from "./page-tokens.ts";
