@@ -1,6 +1,7 @@
 export { authenticateBearer, type BearerRefusal, bearerRefusal, bearerToken } from "./bearer.ts";
 export { authInterceptor, principalKey, principalOf, requirePrincipal } from "./interceptor.ts";
 export { invalidTokenMessage, type Principal, signInFirstMessage } from "./principal.ts";
+export { hasRole, missingRoleMessage, type RoleName, requireRole, roleNames } from "./roles.ts";
 export {
   type RevocationList,
   SessionRevocations,

@@ -4,7 +4,10 @@ export interface Principal {
   readonly userId: string;
   /** The session the token belongs to (`sid`), so a revoked session can be refused. */
   readonly sessionId: string | undefined;
-  /** Roles granted when the token was issued (`roles`); empty for a plain member. */
+  /**
+   * Roles granted when the token was issued (`roles`): identity always includes `member`, and
+   * `moderator` or `admin` when granted. Check them with `hasRole` or `requireRole`.
+   */
   readonly roles: readonly string[];
   /** When the token stops being valid (`exp`). */
   readonly expiresAt: Date;

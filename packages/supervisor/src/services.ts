@@ -13,7 +13,14 @@ export interface ServiceSpec {
 
 export const services: readonly ServiceSpec[] = [
   { name: "identity", portVariable: "PORT", port: 8081, healthPort: 9081, database: true },
-  { name: "circles", portVariable: "PORT", port: 8082, healthPort: 9082, database: true },
+  {
+    name: "circles",
+    portVariable: "PORT",
+    port: 8082,
+    healthPort: 9082,
+    database: true,
+    verifiesTokens: true,
+  },
   {
     name: "content",
     portVariable: "PORT",
@@ -22,7 +29,14 @@ export const services: readonly ServiceSpec[] = [
     database: true,
     verifiesTokens: true,
   },
-  { name: "moderation", portVariable: "PORT", port: 8084, healthPort: 9084, database: true },
+  {
+    name: "moderation",
+    portVariable: "PORT",
+    port: 8084,
+    healthPort: 9084,
+    database: true,
+    verifiesTokens: true,
+  },
   {
     name: "realtime",
     portVariable: "PORT",
@@ -31,7 +45,14 @@ export const services: readonly ServiceSpec[] = [
     database: false,
     verifiesTokens: true,
   },
-  { name: "notifier", portVariable: "PORT", port: 8086, healthPort: 9086, database: true },
+  {
+    name: "notifier",
+    portVariable: "PORT",
+    port: 8086,
+    healthPort: 9086,
+    database: true,
+    verifiesTokens: true,
+  },
   {
     name: "gateway",
     portVariable: "GATEWAY_PORT",

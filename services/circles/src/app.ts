@@ -1,3 +1,8 @@
+import {
+  type AccessTokenVerifier,
+  authInterceptor,
+  createAccessTokenVerifier,
+} from "@kindred/auth";
 import type { BaseDependencies, ServiceHost } from "@kindred/runtime";
 import { ServiceKit } from "@kindred/service-kit";
 import type { CirclesConfig } from "./config.ts";
@@ -5,13 +10,22 @@ import { migrations } from "./db/migrations.ts";
 import type { CirclesDatabase } from "./db/schema.ts";
 import { routes } from "./routes.ts";
 
+export interface CirclesOverrides extends Partial<BaseDependencies> {
+  verifier?: AccessTokenVerifier;
+}
+
 /** The composition root of circles: every dependency is built here, from config. */
-export function createApp(
-  config: CirclesConfig,
-  overrides: Partial<BaseDependencies> = {},
-): ServiceHost {
+export function createApp(config: CirclesConfig, overrides: CirclesOverrides = {}): ServiceHost {
   const kit = new ServiceKit(config.server, overrides);
   kit.postgres<CirclesDatabase>(config.database, migrations);
-  kit.nats(config.nats);
-  return kit.host({ routes: routes() });
+  const nats = kit.nats(config.nats);
+  const verifier =
+    overrides.verifier ??
+    createAccessTokenVerifier(config.auth, {
+      revocations: kit.sessionRevocations(nats, {
+        namespace: config.extra.EVENTS_NAMESPACE,
+        lookbackMs: config.auth.revocationLookbackMs,
+      }),
+    });
+  return kit.host({ routes: routes(), interceptors: [authInterceptor(verifier)] });
 }

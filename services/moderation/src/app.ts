@@ -1,3 +1,8 @@
+import {
+  type AccessTokenVerifier,
+  authInterceptor,
+  createAccessTokenVerifier,
+} from "@kindred/auth";
 import type { BaseDependencies, ServiceHost } from "@kindred/runtime";
 import { type EventsKit, ServiceKit } from "@kindred/service-kit";
 import type { ModerationConfig } from "./config.ts";
@@ -6,18 +11,31 @@ import { migrations } from "./db/migrations.ts";
 import type { ModerationDatabase } from "./db/schema.ts";
 import { routes } from "./routes.ts";
 
+export interface ModerationOverrides extends Partial<BaseDependencies> {
+  verifier?: AccessTokenVerifier;
+}
+
 /** The composition root of moderation: every dependency is built here, from config. */
 export function buildApp(
   config: ModerationConfig,
-  overrides: Partial<BaseDependencies> = {},
+  overrides: ModerationOverrides = {},
 ): { host: ServiceHost; events: EventsKit } {
   const kit = new ServiceKit(config.server, overrides);
   const db = kit.postgres<ModerationDatabase>(config.database, migrations);
   const nats = kit.nats(config.nats, { critical: false });
   const events = kit.events({ settings: config.events, database: config.database, db, nats });
   events.consume(postScanConsumer);
-  return { host: kit.host({ routes: routes() }), events };
+  const verifier =
+    overrides.verifier ??
+    createAccessTokenVerifier(config.auth, {
+      revocations: kit.sessionRevocations(nats, {
+        namespace: config.events.namespace,
+        lookbackMs: config.auth.revocationLookbackMs,
+      }),
+    });
+  const host = kit.host({ routes: routes(), interceptors: [authInterceptor(verifier)] });
+  return { host, events };
 }
 
-export const createApp = (config: ModerationConfig, overrides?: Partial<BaseDependencies>) =>
+export const createApp = (config: ModerationConfig, overrides?: ModerationOverrides) =>
   buildApp(config, overrides).host;
