@@ -7,10 +7,14 @@ const fixture = fileURLToPath(new URL("./fixtures/backbone-process.ts", import.m
 
 /** Starts the relay or a consumer in its own process; resolves once it is running. */
 export async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--conditions=@kindred/source", fixture], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--conditions=@kindred/source", "--experimental-transform-types", "--no-warnings", fixture],
+    {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   let out = "";
   child.stdout?.on("data", (c: Buffer) => {
     out += c.toString();
