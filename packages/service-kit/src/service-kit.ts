@@ -1,4 +1,5 @@
 import { SessionRevocations } from "@kindred/auth";
+import { Cache } from "@kindred/cache";
 import type {
   DatabaseSettings,
   NatsSettings,
@@ -7,6 +8,7 @@ import type {
 } from "@kindred/config";
 import { Database, type MigrationList } from "@kindred/database";
 import { eventNamespace, type LiveSubscription } from "@kindred/events";
+import { JobRunner } from "@kindred/jobs";
 import type { Logger } from "@kindred/logging";
 import { NatsClient } from "@kindred/nats";
 import { RedisClient } from "@kindred/redis";
@@ -115,6 +117,75 @@ export class ServiceKit {
     );
     this.checks.push({ name: "redis", check: (signal) => redis.healthCheck(signal) });
     return redis;
+  }
+
+  /**
+   * The service's background job runner (ADR 10): its jobs start ticking once the schema is in
+   * place, and stop (runs aborted and awaited, within the shutdown deadline) before the
+   * database closes. A non-critical readiness check shows each job's last outcome.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: any service database
+  jobs(db: Database<any>): JobRunner {
+    const runner = new JobRunner({
+      db,
+      service: this.settings.name,
+      logger: this.logger.child({ component: "jobs" }),
+      registry: this.metrics.registry,
+    });
+    const stop = new AbortController();
+    let waiting: Promise<void> = Promise.resolve();
+    this.lifecycle.add(
+      "jobs",
+      () => {
+        // Jobs need the service's tables: wait for migrations run at start.
+        waiting = (async () => {
+          await Promise.race([
+            this.#schemaReady,
+            new Promise((resolve) =>
+              stop.signal.addEventListener("abort", resolve, { once: true }),
+            ),
+          ]);
+          if (!stop.signal.aborted) runner.start();
+        })();
+      },
+      async (deadline) => {
+        stop.abort();
+        await waiting;
+        await runner.stop(deadline);
+      },
+    );
+    this.checks.push({
+      name: "jobs",
+      critical: false,
+      check: async () => {
+        const status = runner.status();
+        const failing = status.filter((job) => job.lastOutcome === "failed");
+        if (failing.length > 0) {
+          throw new Error(
+            failing
+              .map((job) => `${job.name} failed at ${job.lastRunAt}: ${job.lastError}`)
+              .join("; "),
+          );
+        }
+        return status;
+      },
+    });
+    return runner;
+  }
+
+  /**
+   * A cache of hot reads in Redis (ADR 10), with this service's metrics; fail-soft, so it adds
+   * no readiness check. Caches with the same `prefix` (by default `kindred:<service>`) share
+   * their tags: an invalidation through one reaches all.
+   */
+  cache(redis: RedisClient, options: { name: string; prefix?: string }): Cache {
+    return new Cache({
+      redis,
+      name: options.name,
+      prefix: options.prefix ?? `kindred:${this.settings.name}`,
+      logger: this.logger.child({ component: "cache", cache: options.name }),
+      registry: this.metrics.registry,
+    });
   }
 
   /**

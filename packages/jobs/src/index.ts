@@ -1,0 +1,9 @@
+export { type JobMetrics, jobMetrics } from "./job-metrics.ts";
+export {
+  type JobReport,
+  JobRunner,
+  type JobRunnerOptions,
+  type JobSpec,
+  type JobStatus,
+  type RunResult,
+} from "./job-runner.ts";
