@@ -4,9 +4,23 @@ import {
   createAccessTokenVerifier,
 } from "@kindred/auth";
 import { contentStream } from "@kindred/event-catalog";
+import { PageTokens } from "@kindred/paging";
 import type { BaseDependencies, ServiceHost } from "@kindred/runtime";
 import { type EventsKit, ServiceKit } from "@kindred/service-kit";
+import { AccessRules } from "./access.ts";
 import type { ContentConfig } from "./config.ts";
+import { userBlockedConsumer, userUnblockedConsumer } from "./consumers/blocks.ts";
+import {
+  memberJoinedConsumer,
+  memberLeftConsumer,
+  memberRemovedConsumer,
+  memberRoleChangedConsumer,
+} from "./consumers/circle-members.ts";
+import {
+  circleArchivedConsumer,
+  circleCreatedConsumer,
+  circleUpdatedConsumer,
+} from "./consumers/circle-state.ts";
 import { userDeletedConsumer } from "./consumers/user-deleted.ts";
 import { migrations } from "./db/migrations.ts";
 import type { ContentDatabase } from "./db/schema.ts";
@@ -31,7 +45,17 @@ export function buildApp(
     nats,
     streams: [contentStream],
   });
-  events.consume(userDeletedConsumer);
+  // Projections of other services' events (ADR 11), one durable consumer per event type.
+  events.consume(circleCreatedConsumer);
+  events.consume(circleUpdatedConsumer);
+  events.consume(circleArchivedConsumer);
+  events.consume(memberJoinedConsumer);
+  events.consume(memberLeftConsumer);
+  events.consume(memberRemovedConsumer);
+  events.consume(memberRoleChangedConsumer);
+  events.consume(userBlockedConsumer);
+  events.consume(userUnblockedConsumer);
+  events.consume(userDeletedConsumer({ outbox: events.outbox }));
   const verifier =
     overrides.verifier ??
     createAccessTokenVerifier(config.auth, {
@@ -40,8 +64,17 @@ export function buildApp(
         lookbackMs: config.auth.revocationLookbackMs,
       }),
     });
+  const access = new AccessRules({
+    db: db.kysely,
+    membershipWaitMs: config.content.membershipWaitMs,
+  });
   const host = kit.host({
-    routes: routes({ db, outbox: events.outbox }),
+    routes: routes({
+      db,
+      outbox: events.outbox,
+      access,
+      pageTokens: new PageTokens(config.content.pageTokenKey),
+    }),
     interceptors: [authInterceptor(verifier)],
   });
   return { host, events };

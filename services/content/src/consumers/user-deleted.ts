@@ -1,32 +1,120 @@
-import { identityEvents, identityStream } from "@kindred/event-catalog";
-import type { ConsumerSpec } from "@kindred/events";
-import { sql, type Transaction } from "kysely";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { contentEvents, identityEvents, identityStream } from "@kindred/event-catalog";
+import type { ConsumerSpec, Outbox } from "@kindred/events";
+import { RemovalReason } from "@kindred/proto/content/events/v1";
+import { type SqlBool, sql, type Transaction } from "kysely";
 import type { ContentDatabase } from "../db/schema.ts";
 
 type UserDeleted = (typeof identityEvents.userDeleted)["schema"];
 
+const actorId = "system:account-deletion";
+
+/** Whether the row (table `post` or `response`) is under evidence hold (an open case). */
+const heldPost = sql<SqlBool>`exists (select 1 from evidence_hold h
+  where h.content_kind = 'post' and h.content_id = post.id)`;
+const heldResponse = sql<SqlBool>`exists (select 1 from evidence_hold h
+  where h.content_kind = 'response' and h.content_id = response.id)`;
+
 /**
- * A deleted account's posts go with it (`identity.user.deleted.v1`): each is removed from every
- * read and its text and content warning are erased at once, keeping only the row's ids and
- * times (so threads that point at it still resolve, as "removed"). Moderation keeps its own
- * snapshot of anything under review (issue 6). Redelivery is a no-op (inbox).
+ * A deleted account's posts and responses go with it (`identity.user.deleted.v1`): each is
+ * removed from every read and its text (and a post's content warning) erased at once, keeping
+ * only the row's ids and times (so threads that point at it still resolve, as "removed").
+ * Content under evidence hold (an open moderation case) is removed from reads but keeps its
+ * text until the case closes; the expiry purge deletes it afterwards. Each newly removed item
+ * gets its `content.post.removed.v1` / `content.response.removed.v1` (reason
+ * `ACCOUNT_DELETED`). Redelivery is a no-op (inbox).
  */
-export const userDeletedConsumer: ConsumerSpec<UserDeleted> = {
-  name: "content-user-deleted",
-  stream: identityStream.name,
-  event: identityEvents.userDeleted,
-  async handle(event, trx) {
-    await (trx as Transaction<ContentDatabase>)
-      .updateTable("post")
-      .set({
-        body: "",
-        content_warning: null,
+export function userDeletedConsumer({ outbox }: { outbox: Outbox }): ConsumerSpec<UserDeleted> {
+  return {
+    name: "content-user-deleted",
+    stream: identityStream.name,
+    event: identityEvents.userDeleted,
+    async handle(event, untyped) {
+      const trx = untyped as Transaction<ContentDatabase>;
+      const { userId } = event.message;
+      const removal = {
         deleted_at: sql<Date>`coalesce(deleted_at, now())`,
-        updated_at: sql<Date>`now()`,
-        version: sql<string>`version + 1`,
-      })
-      .where("author_id", "=", event.message.userId)
-      .where((eb) => eb.or([eb("body", "!=", ""), eb("deleted_at", "is", null)]))
-      .execute();
-  },
-};
+        removal_reason: sql<"account_deleted">`coalesce(removal_reason, 'account_deleted')`,
+      };
+      // Newly removed rows are those still live before this statement: `returning` sees the
+      // new values, so read them first (the rows are locked by the update that follows).
+      const livePosts = await trx
+        .selectFrom("post")
+        .select("id")
+        .where("author_id", "=", userId)
+        .where("deleted_at", "is", null)
+        .forUpdate()
+        .execute();
+      const posts = await trx
+        .updateTable("post")
+        .set({
+          ...removal,
+          body: sql<string>`case when ${heldPost} then body else '' end`,
+          content_warning: sql<string | null>`case when ${heldPost} then content_warning end`,
+          updated_at: sql<Date>`now()`,
+          version: sql<string>`version + 1`,
+        })
+        .where("author_id", "=", userId)
+        .where((eb) =>
+          eb.or([eb("deleted_at", "is", null), eb.and([eb("body", "!=", ""), eb.not(heldPost)])]),
+        )
+        .returningAll()
+        .execute();
+      const newlyRemoved = new Set(livePosts.map((p) => p.id));
+      for (const post of posts.filter((p) => newlyRemoved.has(p.id))) {
+        await outbox.enqueue(
+          trx,
+          contentEvents.postRemoved,
+          {
+            postId: post.id,
+            circleId: post.circle_id,
+            authorId: post.author_id,
+            removedBy: "",
+            reason: RemovalReason.ACCOUNT_DELETED,
+            removedAt: timestampFromDate(post.deleted_at ?? post.updated_at),
+            version: BigInt(post.version),
+          },
+          { actorId, aggregateId: post.id },
+        );
+      }
+
+      const liveResponses = await trx
+        .selectFrom("response")
+        .innerJoin("post", "post.id", "response.post_id")
+        .select(["response.id", "response.post_id", "post.circle_id"])
+        .where("response.author_id", "=", userId)
+        .where("response.deleted_at", "is", null)
+        .forUpdate("response")
+        .execute();
+      const responses = await trx
+        .updateTable("response")
+        .set({ ...removal, body: sql<string>`case when ${heldResponse} then body else '' end` })
+        .where("author_id", "=", userId)
+        .where((eb) =>
+          eb.or([
+            eb("deleted_at", "is", null),
+            eb.and([eb("body", "!=", ""), eb.not(heldResponse)]),
+          ]),
+        )
+        .returning(["id", "deleted_at"])
+        .execute();
+      const removedAt = new Map(responses.map((r) => [r.id, r.deleted_at ?? new Date()]));
+      for (const response of liveResponses) {
+        await outbox.enqueue(
+          trx,
+          contentEvents.responseRemoved,
+          {
+            responseId: response.id,
+            postId: response.post_id,
+            circleId: response.circle_id,
+            authorId: userId,
+            removedBy: "",
+            reason: RemovalReason.ACCOUNT_DELETED,
+            removedAt: timestampFromDate(removedAt.get(response.id) ?? new Date()),
+          },
+          { actorId, aggregateId: response.post_id },
+        );
+      }
+    },
+  };
+}

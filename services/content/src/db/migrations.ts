@@ -29,4 +29,92 @@ export const migrations: MigrationList = {
       );
     },
   },
+  "20261125T1400_projections": {
+    async up(db: Kysely<unknown>) {
+      // Circles seen in circles' events. `version` is the circle_version of the last
+      // circle-level event applied (0 when only member events were seen so far).
+      await sql`
+        create table circle_state (
+          circle_id uuid primary key,
+          version bigint not null default 0,
+          archived_at timestamptz,
+          updated_at timestamptz not null default now()
+        )`.execute(db);
+      // One row per (circle, user) ever seen; `left_at` set marks a former member (left or
+      // removed) and keeps the version, so an older join delivered late cannot resurrect them.
+      await sql`
+        create table circle_member (
+          circle_id uuid not null,
+          user_id uuid not null,
+          role text not null check (role in ('owner', 'moderator', 'member')),
+          circle_version bigint not null,
+          left_at timestamptz,
+          updated_at timestamptz not null default now(),
+          primary key (circle_id, user_id)
+        )`.execute(db);
+      await sql`create index circle_member_by_user on circle_member (user_id, circle_id) where left_at is null`.execute(
+        db,
+      );
+      // Blocks between users, last writer (by the event's time) wins; an unblock keeps the row
+      // with `blocked = false` so a block delivered late cannot come back.
+      await sql`
+        create table user_block (
+          blocker_id uuid not null,
+          blocked_id uuid not null,
+          blocked boolean not null,
+          changed_at timestamptz not null,
+          primary key (blocker_id, blocked_id)
+        )`.execute(db);
+      await sql`create index user_block_by_blocked on user_block (blocked_id, blocker_id) where blocked`.execute(
+        db,
+      );
+    },
+  },
+  "20261125T1401_responses": {
+    async up(db: Kysely<unknown>) {
+      await sql`alter table post add column removed_by uuid, add column removal_reason text`.execute(
+        db,
+      );
+      await sql`create index post_by_author on post (author_id)`.execute(db);
+      await sql`create index post_expiry on post (expires_at) where expires_at is not null`.execute(
+        db,
+      );
+      await sql`create index post_removed on post (deleted_at) where deleted_at is not null`.execute(
+        db,
+      );
+      await sql`
+        create table response (
+          id uuid primary key,
+          post_id uuid not null references post (id) on delete cascade,
+          author_id uuid not null,
+          body text not null,
+          created_at timestamptz not null default now(),
+          deleted_at timestamptz,
+          removed_by uuid,
+          removal_reason text
+        )`.execute(db);
+      // ListResponses reads a post's responses oldest first.
+      await sql`create index response_by_post on response (post_id, created_at, id) where deleted_at is null`.execute(
+        db,
+      );
+      await sql`create index response_by_author on response (author_id)`.execute(db);
+      await sql`create index response_removed on response (deleted_at) where deleted_at is not null`.execute(
+        db,
+      );
+    },
+  },
+  "20261125T1402_evidence_hold": {
+    async up(db: Kysely<unknown>) {
+      // A post or response under an open moderation case (issue 6 fills this from moderation's
+      // events and deletes the row when the case closes): never purged while a row exists.
+      await sql`
+        create table evidence_hold (
+          content_kind text not null check (content_kind in ('post', 'response')),
+          content_id uuid not null,
+          case_id uuid not null,
+          held_at timestamptz not null default now(),
+          primary key (content_kind, content_id, case_id)
+        )`.execute(db);
+    },
+  },
 };

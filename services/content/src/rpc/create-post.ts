@@ -1,25 +1,20 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import { requirePrincipal } from "@kindred/auth";
-import type { Database } from "@kindred/database";
 import { DomainError } from "@kindred/errors";
 import { contentEvents } from "@kindred/event-catalog";
-import { newEventId, type Outbox } from "@kindred/events";
+import { newEventId } from "@kindred/events";
 import type { CreatePostRequest, CreatePostResponse } from "@kindred/proto/content/v1";
-import type { ContentDatabase } from "../db/schema.ts";
+import { sql } from "kysely";
+import type { PostDeps } from "../deps.ts";
 import { toPost } from "./post-mapping.ts";
-
-export interface CreatePostDeps {
-  db: Database<ContentDatabase>;
-  outbox: Outbox;
-}
 
 /**
  * Writes the post and its `content.post.created.v1` event in one transaction: both exist, or
- * neither. TODO(issue 5): only members of the circle may post (content keeps a membership
- * projection fed by circles' events); for now any signed-in user may.
+ * neither. Only active members of a circle that is not archived may post (`AccessRules`); the
+ * membership check waits a bounded time for the projection (ADR 11).
  */
-export function createPost({ db, outbox }: CreatePostDeps) {
+export function createPost({ db, outbox, access }: Pick<PostDeps, "db" | "outbox" | "access">) {
   return async (
     req: CreatePostRequest,
     ctx: HandlerContext,
@@ -28,10 +23,7 @@ export function createPost({ db, outbox }: CreatePostDeps) {
     const body = req.body.trim();
     if (body === "") throw new DomainError("invalid_argument", "body must not be blank");
     const warning = req.contentWarning?.trim();
-    const expiresAt =
-      req.expiresInSeconds === undefined
-        ? null
-        : new Date(Date.now() + Number(req.expiresInSeconds) * 1000);
+    await access.requireMember(req.circleId, principal.userId, { write: true, signal: ctx.signal });
     const row = await db.transaction(async (trx) => {
       const post = await trx
         .insertInto("post")
@@ -41,7 +33,11 @@ export function createPost({ db, outbox }: CreatePostDeps) {
           author_id: principal.userId,
           body,
           content_warning: warning === undefined || warning === "" ? null : warning,
-          expires_at: expiresAt,
+          // The database's clock, as every read that hides expired posts uses.
+          expires_at:
+            req.expiresInSeconds === undefined
+              ? null
+              : sql<Date>`now() + make_interval(secs => ${Number(req.expiresInSeconds)})`,
           deleted_at: null,
         })
         .returningAll()
