@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kindred/moderation/events/v1/account_events.proto.
  */
 export const file_kindred_moderation_events_v1_account_events: GenFile = /*@__PURE__*/
-  fileDesc("CjFraW5kcmVkL21vZGVyYXRpb24vZXZlbnRzL3YxL2FjY291bnRfZXZlbnRzLnByb3RvEhxraW5kcmVkLm1vZGVyYXRpb24uZXZlbnRzLnYxItQBChFBY2NvdW50UmVzdHJpY3RlZBIPCgd1c2VyX2lkGAEgASgJEkIKBGtpbmQYAiABKA4yNC5raW5kcmVkLm1vZGVyYXRpb24uZXZlbnRzLnYxLkFjY291bnRSZXN0cmljdGlvbktpbmQSKQoFdW50aWwYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2Nhc2VfaWQYBCABKAkSLgoKZGVjaWRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqtAEKFkFjY291bnRSZXN0cmljdGlvbktpbmQSKAokQUNDT1VOVF9SRVNUUklDVElPTl9LSU5EX1VOU1BFQ0lGSUVEEAASJgoiQUNDT1VOVF9SRVNUUklDVElPTl9LSU5EX1NVU1BFTkRFRBABEiMKH0FDQ09VTlRfUkVTVFJJQ1RJT05fS0lORF9CQU5ORUQQAhIjCh9BQ0NPVU5UX1JFU1RSSUNUSU9OX0tJTkRfTElGVEVEEANiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CjFraW5kcmVkL21vZGVyYXRpb24vZXZlbnRzL3YxL2FjY291bnRfZXZlbnRzLnByb3RvEhxraW5kcmVkLm1vZGVyYXRpb24uZXZlbnRzLnYxItQBChFBY2NvdW50UmVzdHJpY3RlZBIPCgd1c2VyX2lkGAEgASgJEkIKBGtpbmQYAiABKA4yNC5raW5kcmVkLm1vZGVyYXRpb24uZXZlbnRzLnYxLkFjY291bnRSZXN0cmljdGlvbktpbmQSKQoFdW50aWwYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2Nhc2VfaWQYBCABKAkSLgoKZGVjaWRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqlgIKFkFjY291bnRSZXN0cmljdGlvbktpbmQSKAokQUNDT1VOVF9SRVNUUklDVElPTl9LSU5EX1VOU1BFQ0lGSUVEEAASJgoiQUNDT1VOVF9SRVNUUklDVElPTl9LSU5EX1NVU1BFTkRFRBABEiMKH0FDQ09VTlRfUkVTVFJJQ1RJT05fS0lORF9CQU5ORUQQAhIjCh9BQ0NPVU5UX1JFU1RSSUNUSU9OX0tJTkRfTElGVEVEEAMSKwonQUNDT1VOVF9SRVNUUklDVElPTl9LSU5EX1NPU19SRVNUUklDVEVEEAQSMwovQUNDT1VOVF9SRVNUUklDVElPTl9LSU5EX1NPU19SRVNUUklDVElPTl9MSUZURUQQBWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A moderator suspended, banned or reinstated an account. Subject
@@ -37,7 +37,8 @@ export type AccountRestricted = Message<"kindred.moderation.events.v1.AccountRes
   kind: AccountRestrictionKind;
 
   /**
-   * When a suspension ends; unset for a ban or a lift.
+   * When a suspension or SOS restriction ends; unset for a ban, a lift, or a permanent SOS
+   * restriction.
    *
    * @generated from field: google.protobuf.Timestamp until = 3;
    */
@@ -98,6 +99,21 @@ export enum AccountRestrictionKind {
    * @generated from enum value: ACCOUNT_RESTRICTION_KIND_LIFTED = 3;
    */
   LIFTED = 3,
+
+  /**
+   * The account may not raise SOS alerts until `until` (or ever, when unset), after repeated
+   * false alarms; everything else stays allowed.
+   *
+   * @generated from enum value: ACCOUNT_RESTRICTION_KIND_SOS_RESTRICTED = 4;
+   */
+  SOS_RESTRICTED = 4,
+
+  /**
+   * An earlier SOS restriction was lifted.
+   *
+   * @generated from enum value: ACCOUNT_RESTRICTION_KIND_SOS_RESTRICTION_LIFTED = 5;
+   */
+  SOS_RESTRICTION_LIFTED = 5,
 }
 
 /**
