@@ -10,18 +10,25 @@ import {
   MemberRoleChangedSchema,
 } from "@kindred/proto/circles/events/v1";
 
+/** Every circles event belongs to the circle: one ordered chain per circle (ADR 12). */
+const ofCircle = { aggregateType: "circle" } as const;
+
 /**
  * Events the circles service publishes, on its stream `CIRCLES`. Each carries the circle's
  * version after the change, so projections apply them in order across subjects.
  */
 export const circlesEvents = {
-  circleCreated: defineEvent(CircleCreatedSchema, "circles.circle.created.v1"),
-  circleUpdated: defineEvent(CircleUpdatedSchema, "circles.circle.updated.v1"),
-  circleArchived: defineEvent(CircleArchivedSchema, "circles.circle.archived.v1"),
-  memberJoined: defineEvent(MemberJoinedSchema, "circles.member.joined.v1"),
-  memberLeft: defineEvent(MemberLeftSchema, "circles.member.left.v1"),
-  memberRemoved: defineEvent(MemberRemovedSchema, "circles.member.removed.v1"),
-  memberRoleChanged: defineEvent(MemberRoleChangedSchema, "circles.member.role_changed.v1"),
+  circleCreated: defineEvent(CircleCreatedSchema, "circles.circle.created.v1", ofCircle),
+  circleUpdated: defineEvent(CircleUpdatedSchema, "circles.circle.updated.v1", ofCircle),
+  circleArchived: defineEvent(CircleArchivedSchema, "circles.circle.archived.v1", ofCircle),
+  memberJoined: defineEvent(MemberJoinedSchema, "circles.member.joined.v1", ofCircle),
+  memberLeft: defineEvent(MemberLeftSchema, "circles.member.left.v1", ofCircle),
+  memberRemoved: defineEvent(MemberRemovedSchema, "circles.member.removed.v1", ofCircle),
+  memberRoleChanged: defineEvent(
+    MemberRoleChangedSchema,
+    "circles.member.role_changed.v1",
+    ofCircle,
+  ),
 } as const;
 
 const day = 86_400_000;

@@ -12,13 +12,16 @@ import {
   SosResolvedSchema,
 } from "@kindred/proto/content/events/v1";
 
+const ofPost = { aggregateType: "post" } as const;
+
 /** Events the content service publishes, on its stream `CONTENT`. */
 export const contentEvents = {
   postCreated: defineEvent(PostCreatedSchema, "content.post.created.v1"),
   postUpdated: defineEvent(PostUpdatedSchema, "content.post.updated.v1"),
   postRemoved: defineEvent(PostRemovedSchema, "content.post.removed.v1"),
-  responseCreated: defineEvent(ResponseCreatedSchema, "content.response.created.v1"),
-  responseRemoved: defineEvent(ResponseRemovedSchema, "content.response.removed.v1"),
+  // A post's responses are in one chain with the post's own events (aggregate: the post).
+  responseCreated: defineEvent(ResponseCreatedSchema, "content.response.created.v1", ofPost),
+  responseRemoved: defineEvent(ResponseRemovedSchema, "content.response.removed.v1", ofPost),
   sosRaised: defineEvent(SosRaisedSchema, "content.sos.raised.v1"),
   sosAcknowledged: defineEvent(SosAcknowledgedSchema, "content.sos.acknowledged.v1"),
   sosEscalated: defineEvent(SosEscalatedSchema, "content.sos.escalated.v1"),

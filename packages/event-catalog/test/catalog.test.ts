@@ -38,6 +38,9 @@ describe("event catalog", () => {
       domain: "content",
     });
     expect(identityEvents.sessionRevoked).toMatchObject({ aggregateType: "session", version: 1 });
+    // Named explicitly where the aggregate is not the subject's entity.
+    expect(circlesEvents.memberJoined.aggregateType).toBe("circle");
+    expect(contentEvents.responseCreated.aggregateType).toBe("post");
     expect(contentEvents.postCreated.schema.typeName).toBe("kindred.content.events.v1.PostCreated");
   });
 });

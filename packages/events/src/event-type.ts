@@ -20,9 +20,15 @@ export interface EventType<Desc extends DescMessage = DescMessage> {
 
 const subjectPattern = /^([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\.v([1-9][0-9]*)$/;
 
+/**
+ * `options.aggregateType` names the aggregate when it is not the subject's entity: a circle's
+ * member events belong to the circle (`circles.member.joined.v1` → `circle`), so they stay in
+ * one ordered chain with the circle's own events from outbox to consumer.
+ */
 export function defineEvent<Desc extends DescMessage>(
   schema: Desc,
   subject: string,
+  options: { aggregateType?: string } = {},
 ): EventType<Desc> {
   const match = subjectPattern.exec(subject);
   if (match === null) {
@@ -40,7 +46,7 @@ export function defineEvent<Desc extends DescMessage>(
     version: Number(version),
     subject,
     domain,
-    aggregateType: entity,
+    aggregateType: options.aggregateType ?? entity,
     schema,
   });
 }

@@ -3,29 +3,59 @@ import {
   authInterceptor,
   createAccessTokenVerifier,
 } from "@kindred/auth";
+import { circlesStream } from "@kindred/event-catalog";
+import { PageTokens } from "@kindred/paging";
 import type { BaseDependencies, ServiceHost } from "@kindred/runtime";
-import { ServiceKit } from "@kindred/service-kit";
+import { type EventsKit, ServiceKit } from "@kindred/service-kit";
 import type { CirclesConfig } from "./config.ts";
 import { migrations } from "./db/migrations.ts";
 import type { CirclesDatabase } from "./db/schema.ts";
+import type { CirclesDeps } from "./deps.ts";
 import { routes } from "./routes.ts";
 
 export interface CirclesOverrides extends Partial<BaseDependencies> {
   verifier?: AccessTokenVerifier;
+  /** The time invites and bans are judged by (tests move it forward). */
+  now?: () => Date;
+}
+
+export interface CirclesApp {
+  host: ServiceHost;
+  events: EventsKit;
+  deps: CirclesDeps;
 }
 
 /** The composition root of circles: every dependency is built here, from config. */
-export function createApp(config: CirclesConfig, overrides: CirclesOverrides = {}): ServiceHost {
-  const kit = new ServiceKit(config.server, overrides);
-  kit.postgres<CirclesDatabase>(config.database, migrations);
-  const nats = kit.nats(config.nats);
+export function buildApp(config: CirclesConfig, overrides: CirclesOverrides = {}): CirclesApp {
+  const { verifier: verifierOverride, now, ...base } = overrides;
+  const kit = new ServiceKit(config.server, base);
+  const db = kit.postgres<CirclesDatabase>(config.database, migrations);
+  const nats = kit.nats(config.nats, { critical: false });
+  const events = kit.events({
+    settings: config.events,
+    database: config.database,
+    db,
+    nats,
+    streams: [circlesStream],
+  });
   const verifier =
-    overrides.verifier ??
+    verifierOverride ??
     createAccessTokenVerifier(config.auth, {
       revocations: kit.sessionRevocations(nats, {
-        namespace: config.extra.EVENTS_NAMESPACE,
+        namespace: config.events.namespace,
         lookbackMs: config.auth.revocationLookbackMs,
       }),
     });
-  return kit.host({ routes: routes(), interceptors: [authInterceptor(verifier)] });
+  const deps: CirclesDeps = {
+    db,
+    outbox: events.outbox,
+    pageTokens: new PageTokens(config.circles.pageTokenKey),
+    settings: config.circles,
+    now: now ?? (() => new Date()),
+  };
+  const host = kit.host({ routes: routes(deps), interceptors: [authInterceptor(verifier)] });
+  return { host, events, deps };
 }
+
+export const createApp = (config: CirclesConfig, overrides?: CirclesOverrides) =>
+  buildApp(config, overrides).host;

@@ -1,6 +1,6 @@
 import { runMain } from "@kindred/runtime";
-import { databaseCommands } from "@kindred/service-kit";
-import { createApp } from "./app.ts";
+import { databaseCommands, eventCommands } from "@kindred/service-kit";
+import { buildApp, createApp } from "./app.ts";
 import { loadCirclesConfig } from "./config.ts";
 import { migrations } from "./db/migrations.ts";
 
@@ -8,5 +8,5 @@ await runMain({
   name: "circles",
   loadConfig: () => loadCirclesConfig(process.env),
   serve: createApp,
-  commands: databaseCommands(migrations),
+  commands: { ...databaseCommands(migrations), ...eventCommands(buildApp) },
 });

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { invalidTokenMessage } from "@kindred/auth";
+import { invalidTokenMessage, signInFirstMessage } from "@kindred/auth";
 import { createTestSigner } from "@kindred/auth/testing";
 import { eventNamespace } from "@kindred/events";
 import { CircleService } from "@kindred/proto/circles/v1";
@@ -20,7 +20,7 @@ const someId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b10";
 const userId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b11";
 
 describe("circles", () => {
-  it("migrates its own database, gets ready, and validates requests before answering unimplemented", async () => {
+  it("migrates its own database, gets ready, and validates requests before anything else", async () => {
     await using db = await createTestDatabase("circles");
     const namespace = uniqueName("circles");
     await using _streams = {
@@ -34,9 +34,9 @@ describe("circles", () => {
     );
     const client = clientFor(CircleService, host);
 
-    // issue 5 implements the methods; until then a valid request is told so plainly.
+    // A valid request needs a signed-in caller.
     await expect(client.getCircle({ circleId: someId })).rejects.toMatchObject({
-      code: Code.Unimplemented,
+      code: Code.Unauthenticated,
     });
 
     const invalid = await connectErrorOf(client.getCircle({ circleId: "42" }));
@@ -62,13 +62,12 @@ describe("circles", () => {
     const client = clientFor(CircleService, host);
     const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
-    // Anonymous and signed-in callers both reach the method (which issue 5 implements).
-    await expect(client.getCircle({ circleId: someId })).rejects.toMatchObject({
-      code: Code.Unimplemented,
-    });
+    // Anonymous callers are told to sign in; signed-in ones reach the method (no such circle).
+    const anonymous = await connectErrorOf(client.getCircle({ circleId: someId }));
+    expect(anonymous).toMatchObject({ code: Code.Unauthenticated, rawMessage: signInFirstMessage });
     const valid = bearer(await signer.mint({ sub: userId, sid: "s-1", roles: ["member"] }));
     await expect(client.getCircle({ circleId: someId }, valid)).rejects.toMatchObject({
-      code: Code.Unimplemented,
+      code: Code.NotFound,
     });
 
     // A bad token is refused whatever the method, before the request is even validated.
