@@ -48,5 +48,6 @@ export {
   type RelayStatus,
   republishSince,
 } from "./relay.ts";
+export { deleteOldInboxEntries, deletePublishedOutboxRows } from "./retention.ts";
 export type { EventTables } from "./schema.ts";
 export { applyTopology, type StreamSpec, type TopologyOptions } from "./topology.ts";

@@ -10,6 +10,7 @@ import type { Registry } from "prom-client";
 import type { EventHeaders } from "./metadata.ts";
 import { outboxChannel } from "./migrations.ts";
 import { createRelayMetrics, type RelayMetrics } from "./relay-metrics.ts";
+import { deletePublishedOutboxRows } from "./retention.ts";
 
 /** Where the relay sends events; JetStream in production, anything in unit tests. */
 export interface EventPublisher {
@@ -320,11 +321,7 @@ export class OutboxRelay implements AsyncDisposable {
     const { db, retentionMs, cleanupIntervalMs } = this.#options;
     if (Date.now() - this.#lastCleanup < cleanupIntervalMs) return;
     this.#lastCleanup = Date.now();
-    const cutoff = new Date(Date.now() - retentionMs);
-    const result = await sql`
-      delete from event_outbox where id in (
-        select id from event_outbox where sent_at < ${cutoff} limit 10000)`.execute(db.kysely);
-    const deleted = Number(result.numAffectedRows ?? 0);
+    const deleted = await deletePublishedOutboxRows(db, retentionMs);
     if (deleted > 0)
       this.#options.logger.info({ deleted }, "deleted published outbox rows past retention");
   }

@@ -9,7 +9,14 @@ import {
 } from "@opentelemetry/sdk-trace";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
-import { EventConsumer, Outbox, OutboxRelay, republishSince } from "../src/index.ts";
+import {
+  deleteOldInboxEntries,
+  deletePublishedOutboxRows,
+  EventConsumer,
+  Outbox,
+  OutboxRelay,
+  republishSince,
+} from "../src/index.ts";
 import { backbone, logger, relayFor } from "./helpers.ts";
 
 const outbox = new Outbox("content");
@@ -79,6 +86,36 @@ describe("operating the outbox", () => {
       ).rows;
     await waitUntil(rows, (r) => r.length <= 1, { timeoutMs: 10_000, what: "the cleanup" });
     expect(await rows()).toEqual([{ agg: "post:unsent", sent: false }]);
+  });
+
+  it("trims outbox and inbox by age, as a scheduled job does, leaving what is recent or unsent", async () => {
+    await using world = await backbone();
+    await write(world, "old-sent");
+    await write(world, "recent-sent");
+    await write(world, "old-unsent");
+    await sql`update event_outbox set sent_at = now() - interval '3 days' where aggregate_key = 'post:old-sent'`.execute(
+      world.db.kysely,
+    );
+    await sql`update event_outbox set sent_at = now() where aggregate_key = 'post:recent-sent'`.execute(
+      world.db.kysely,
+    );
+    await sql`update event_outbox set created_at = now() - interval '3 days' where aggregate_key = 'post:old-unsent'`.execute(
+      world.db.kysely,
+    );
+    await sql`insert into event_inbox (consumer, event_id, handled_at) values
+      ('c', '00000000-0000-4000-8000-000000000001', now() - interval '9 days'),
+      ('c', '00000000-0000-4000-8000-000000000002', now())`.execute(world.db.kysely);
+
+    expect(await deletePublishedOutboxRows(world.db, 86_400_000)).toBe(1);
+    expect(await deleteOldInboxEntries(world.db, 8 * 86_400_000)).toBe(1);
+    const outboxLeft = await sql<{
+      agg: string;
+    }>`select aggregate_key as agg from event_outbox order by agg`.execute(world.db.kysely);
+    expect(outboxLeft.rows.map((r) => r.agg)).toEqual(["post:old-unsent", "post:recent-sent"]);
+    const inboxLeft = await sql<{ id: string }>`select event_id as id from event_inbox`.execute(
+      world.db.kysely,
+    );
+    expect(inboxLeft.rows).toEqual([{ id: "00000000-0000-4000-8000-000000000002" }]);
   });
 
   it("continues the trace from the request that wrote the event to the consumer's span", async () => {
