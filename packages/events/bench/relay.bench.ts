@@ -1,6 +1,8 @@
 /**
  * `pnpm bench`: the event backbone's throughput and latency on this machine, printed and written
- * to docs/benchmarks.md. Needs the local PostgreSQL and NATS (JetStream) of the test suite.
+ * to its section of docs/benchmarks.md. Needs the local PostgreSQL and NATS (JetStream) of the
+ * test suite. Node runs this package's own source but the workspace packages' built `dist/`
+ * (`turbo run bench` builds them): the generated protobuf code cannot be type-stripped.
  */
 import { availableParallelism, cpus, loadavg, totalmem } from "node:os";
 import { commitToAck, type LatencyResult } from "./commit-latency.ts";
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
   };
   process.stdout.write(renderTable(results));
   await writeReport(renderMarkdown(results));
-  progress("wrote docs/benchmarks.md");
+  progress("wrote its section of docs/benchmarks.md");
 }
 
 try {

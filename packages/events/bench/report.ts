@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { writeBenchSection } from "@kindred/testing";
 import type { LatencyResult } from "./commit-latency.ts";
 import type { BenchConfig } from "./config.ts";
 import type { ConcurrentResult } from "./relay-throughput.ts";
@@ -287,10 +287,10 @@ ${ms(l.loop.p99)} ms, max ${ms(l.loop.max)} ms). Delivery to a core subscriber t
 export function renderMarkdown(r: BenchResults): string {
   const s = summarize(r);
   const c = r.config;
-  return `# Event backbone benchmarks
+  return `## Event backbone
 
-Written by \`pnpm bench\` (\`packages/events/bench/relay.bench.ts\`) and overwritten on every run.
-The figures hold for this machine at this moment: compare runs on the same machine only.
+Written by \`packages/events/bench/relay.bench.ts\` (\`pnpm bench\`), which rewrites this section on
+every run.
 
 - **Date**: ${r.date}
 - **Machine**: ${r.machine.cpus}, ${r.machine.memory}; 1-minute load average ${r.machine.load} (before → after; the machine is shared with other work)
@@ -300,7 +300,7 @@ The figures hold for this machine at this moment: compare runs on the same machi
 - **Message**: a serialized \`PostCreated\` (${r.message.payloadBytes} B payload) with the standard event headers and \`Nats-Msg-Id\` (${r.message.headerBytes} B header block), subject \`<ns>.content.post.created.v1\`, on a stream configured like \`CONTENT\` (file storage, one replica, 10-minute duplicate window) created afresh for every run.
 - **Whole bench**: ${r.seconds.toFixed(0)} s. PostgreSQL, NATS and the bench process share the ${r.machine.cores} cores. Tracing is off (no OpenTelemetry SDK registered), as in a service without an exporter.
 
-## Method
+### Method
 
 Every measurement runs ${c.repeats} times; tables show the median (for latency, the median of each run's percentile and the largest max). Raw and relay runs are interleaved, so drift on the shared machine affects both alike.
 
@@ -310,7 +310,7 @@ Every measurement runs ${c.repeats} times; tables show the median (for latency, 
 4. **Commit → JetStream-ack latency.** ${c.latency.writers} writers share a schedule of one event every ${1000 / c.latency.ratePerSecond} ms (slot _k_ due at t0 + _k_ ms, timer-paced); each takes the next slot, commits one transaction holding one \`Outbox.enqueue\` of a new post, and notes \`performance.now()\` right after COMMIT returns. The relay runs in the same process (batch ${c.latency.batchSize}, default \`pollIntervalMs\` ${int(c.latency.pollIntervalMs)}, so NOTIFY wakes it) on the writers' pool; its \`publisher\` is the real \`jetStreamPublisher\`, wrapped to note when the relay called it and when it resolved, i.e. when JetStream's ack for that \`Nats-Msg-Id\` reached the relay. _Commit → ack_ is that time minus the commit time, per event. A core NATS subscription on the subject (a second connection) notes each delivery as a cross-check. ${c.latency.warmupSeconds} s of warm-up at the same rate is left out; ${c.latency.seconds} s (${int(c.latency.ratePerSecond * c.latency.seconds)} events) are measured. _Writer schedule lag_ is how late a writer began its transaction against its slot (negative: timer fired early); _event-loop delay_ is the bench process's, beyond the 1 ms sampling interval.
 5. **Round profile.** A copy of the relay's round (same SELECT, per-aggregate chains, spans, \`jetStreamPublisher\`, UPDATE) with a clock around each phase, run over the ${int(c.events)}-row backlog; variants show what a change to the relay would gain (the relay itself is unchanged). With the UPDATE overlapped, the next SELECT leaves out the rows being marked, and the UPDATE column is what a round still waited for the previous one.
 
-## Results
+### Results
 
 ${markdownTable(heads.throughput, throughputRows(r, s))}
 
@@ -322,16 +322,21 @@ Where a relay round's time goes (median of ${c.repeats} runs, mean ms per round)
 
 ${markdownTable(heads.profile, profileRows(s))}
 
-## Targets
+### Targets
 
 ${markdownTable(heads.targets, targetRows(r, s))}
 
-## What bounds them
+### What bounds them
 
 ${bounds(r, s)}
 `;
 }
 
+/** Rewrites this bench's section of docs/benchmarks.md; the other sections stay as they are. */
 export async function writeReport(markdown: string): Promise<void> {
-  await writeFile(new URL("../../../docs/benchmarks.md", import.meta.url), markdown);
+  await writeBenchSection(
+    new URL("../../../docs/benchmarks.md", import.meta.url),
+    "events",
+    markdown,
+  );
 }

@@ -102,7 +102,11 @@ export class ServiceKit {
     return nats;
   }
 
-  redis(settings: RedisSettings): RedisClient {
+  /**
+   * Redis is critical by default; a service that uses it only for a fail-soft cache passes
+   * `critical: false`: it stays ready while Redis is down (reads go to the database).
+   */
+  redis(settings: RedisSettings, options: { critical?: boolean } = {}): RedisClient {
     const redis = this.lifecycle.use(
       "redis",
       RedisClient.create(
@@ -115,7 +119,11 @@ export class ServiceKit {
         { logger: this.logger },
       ),
     );
-    this.checks.push({ name: "redis", check: (signal) => redis.healthCheck(signal) });
+    this.checks.push({
+      name: "redis",
+      check: (signal) => redis.healthCheck(signal),
+      ...(options.critical === false ? { critical: false } : {}),
+    });
     return redis;
   }
 

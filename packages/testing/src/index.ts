@@ -1,3 +1,8 @@
+export {
+  benchReportHeader,
+  replaceBenchSection,
+  writeBenchSection,
+} from "./bench-report.ts";
 export { createTestDatabase, databaseUrlFor, type TestDatabase } from "./database.ts";
 export { testEnv } from "./env.ts";
 export { uniqueName, uniqueStreamNames } from "./names.ts";

@@ -7,6 +7,7 @@ import { circlesStream } from "@kindred/event-catalog";
 import { PageTokens } from "@kindred/paging";
 import type { BaseDependencies, ServiceHost } from "@kindred/runtime";
 import { type EventsKit, ServiceKit } from "@kindred/service-kit";
+import { CircleCache } from "./circle-cache.ts";
 import type { CirclesConfig } from "./config.ts";
 import { migrations } from "./db/migrations.ts";
 import type { CirclesDatabase } from "./db/schema.ts";
@@ -30,6 +31,8 @@ export function buildApp(config: CirclesConfig, overrides: CirclesOverrides = {}
   const { verifier: verifierOverride, now, ...base } = overrides;
   const kit = new ServiceKit(config.server, base);
   const db = kit.postgres<CirclesDatabase>(config.database, migrations);
+  // Only the fail-soft cache uses Redis: circles stays ready while it is down.
+  const redis = kit.redis(config.redis, { critical: false });
   const nats = kit.nats(config.nats, { critical: false });
   const events = kit.events({
     settings: config.events,
@@ -46,9 +49,22 @@ export function buildApp(config: CirclesConfig, overrides: CirclesOverrides = {}
         lookbackMs: config.auth.revocationLookbackMs,
       }),
     });
+  // One prefix per events namespace, so parallel tests and shared staging servers do not
+  // collide; the caches share it, and so their tags.
+  const namespace = config.events.namespace;
+  const prefix = `kindred:circles${namespace === "" ? "" : `:${namespace}`}`;
+  const cache = new CircleCache(
+    {
+      standings: kit.cache(redis, { name: "circle", prefix }),
+      lists: kit.cache(redis, { name: "circle-list", prefix }),
+      rows: kit.cache(redis, { name: "circle-list-rows", prefix }),
+    },
+    config.circles.cacheTtlSeconds,
+  );
   const deps: CirclesDeps = {
     db,
     outbox: events.outbox,
+    cache,
     pageTokens: new PageTokens(config.circles.pageTokenKey),
     settings: config.circles,
     now: now ?? (() => new Date()),

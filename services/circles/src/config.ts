@@ -1,4 +1,5 @@
 import { authVars, toAuthSettings } from "@kindred/auth";
+import { maxTtlSeconds } from "@kindred/cache";
 import { env, loadServiceConfig } from "@kindred/config";
 
 /**
@@ -11,7 +12,7 @@ export function loadCirclesConfig(vars: Readonly<Record<string, string | undefin
   const config = loadServiceConfig(
     {
       defaults: { name: "circles", port: 8082, healthPort: 9082 },
-      uses: { database: true, events: true },
+      uses: { database: true, redis: true, events: true },
       secrets: ["PAGE_TOKEN_KEY"],
       extra: (kindredEnv) => ({
         ...authVars(kindredEnv),
@@ -21,6 +22,11 @@ export function loadCirclesConfig(vars: Readonly<Record<string, string | undefin
         }),
         /** Circles are small groups: joining a circle this full is refused (ADR 12). */
         CIRCLE_MAX_MEMBERS: env.int({ min: 2, max: 100_000, default: 500 }),
+        /**
+         * How long GetCircle and ListMyCircles answers stay in the Redis cache: also how stale
+         * they may get when an invalidation is lost while Redis is down (ADR 10).
+         */
+        CIRCLES_CACHE_TTL_SECONDS: env.int({ min: 1, max: maxTtlSeconds, default: 60 }),
       }),
     },
     vars,
@@ -31,6 +37,7 @@ export function loadCirclesConfig(vars: Readonly<Record<string, string | undefin
     circles: {
       pageTokenKey: Buffer.from(config.extra.PAGE_TOKEN_KEY, "base64"),
       maxMembers: config.extra.CIRCLE_MAX_MEMBERS,
+      cacheTtlSeconds: config.extra.CIRCLES_CACHE_TTL_SECONDS,
     },
   };
 }

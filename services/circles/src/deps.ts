@@ -3,6 +3,7 @@ import type { Database } from "@kindred/database";
 import type { Outbox } from "@kindred/events";
 import type { PageTokens } from "@kindred/paging";
 import type { CircleService } from "@kindred/proto/circles/v1";
+import type { CircleCache } from "./circle-cache.ts";
 import type { CirclesSettings } from "./config.ts";
 import type { CirclesDatabase } from "./db/schema.ts";
 
@@ -10,6 +11,8 @@ import type { CirclesDatabase } from "./db/schema.ts";
 export interface CirclesDeps {
   db: Database<CirclesDatabase>;
   outbox: Outbox;
+  /** GetCircle and ListMyCircles answers; every change invalidates what it touched. */
+  cache: CircleCache;
   /** Signs the page tokens of list methods, so clients cannot forge or move them. */
   pageTokens: PageTokens;
   settings: Pick<CirclesSettings, "maxMembers">;

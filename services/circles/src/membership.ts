@@ -28,7 +28,7 @@ export function bumpCircle(trx: Trx, circleId: string, at: Date, memberDelta = 0
 
 /** Adds a member (the caller of JoinCircle, or a circle's creator) with its event. */
 export async function addMember(
-  deps: Pick<CirclesDeps, "outbox">,
+  deps: Pick<CirclesDeps, "outbox" | "cache">,
   trx: Trx,
   member: { circleId: string; userId: string; role: CircleRoleName; at: Date },
 ): Promise<{ circle: CircleRow; member: MemberRow }> {
@@ -43,6 +43,7 @@ export async function addMember(
     .returningAll()
     .executeTakeFirstOrThrow();
   const circle = await bumpCircle(trx, member.circleId, member.at, 1);
+  deps.cache.invalidateOnCommit(trx, member.circleId, member.userId);
   await enqueueCircleEvent(
     deps.outbox,
     trx,
@@ -68,7 +69,7 @@ export type Departure =
  * invites they created stop working, so a removed member's codes cannot let anyone in.
  */
 export async function endMembership(
-  deps: Pick<CirclesDeps, "outbox">,
+  deps: Pick<CirclesDeps, "outbox" | "cache">,
   trx: Trx,
   change: { actor: Caller; circleId: string; userId: string; at: Date; how: Departure },
 ): Promise<CircleRow> {
@@ -86,6 +87,7 @@ export async function endMembership(
     .where("revoked_at", "is", null)
     .execute();
   const circle = await bumpCircle(trx, circleId, at, -1);
+  deps.cache.invalidateOnCommit(trx, circleId, userId);
   const by = { actorId: actor.userId, circleId };
   if (how.kind === "left") {
     await enqueueCircleEvent(

@@ -42,8 +42,13 @@ export interface CirclesUnderTest extends AsyncDisposable {
   signer: TestSigner;
   /** An anonymous client. */
   anonymous: Circles;
-  /** A new user with the given platform roles (default: just `member`). */
-  user(roles?: string[]): Promise<TestUser>;
+  /**
+   * A new user with the given platform roles (default: just `member`); with `id`, a new token
+   * (and session) of that user, e.g. after their roles changed.
+   */
+  user(roles?: string[], id?: string): Promise<TestUser>;
+  /** Counts of `kindred_cache_requests_total` from `/metrics`, by `<cache>:<outcome>`. */
+  cacheRequests(): Promise<Record<string, number>>;
   /** Moves the service's clock (invite and ban expiry) forward; `reset` puts it back. */
   clock: { advance(ms: number): void; reset(): void };
   /** Every event on the CIRCLES stream so far, after the relay published the outbox. */
@@ -124,10 +129,20 @@ export async function startCircles(extra: Record<string, string> = {}): Promise<
     namespace,
     signer,
     anonymous: clientWith({}),
-    async user(roles = ["member"]) {
-      const id = randomUUID();
+    async user(roles = ["member"], id = randomUUID()) {
       const token = await signer.mint({ sub: id, roles, sid: randomUUID() });
       return { id, c: clientWith({ authorization: `Bearer ${token}` }) };
+    },
+    async cacheRequests() {
+      const text = await (await fetch(`${app.host.healthUrl}/metrics`)).text();
+      const counts: Record<string, number> = {};
+      for (const [, labels = "", value] of text.matchAll(
+        /^kindred_cache_requests_total\{([^}]*)\} (\d+)$/gm,
+      )) {
+        const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(labels)?.[1];
+        counts[`${label("cache")}:${label("outcome")}`] = Number(value);
+      }
+      return counts;
     },
     clock: {
       advance(ms) {

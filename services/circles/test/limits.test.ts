@@ -57,6 +57,7 @@ describe("configuration", () => {
   const production = {
     KINDRED_ENV: "production",
     DATABASE_URL: "postgres://db/circles",
+    REDIS_URL: "redis://redis:6379",
     NATS_URL: "nats://nats:4222",
     AUTH_JWKS_URL: "http://identity:8081/.well-known/jwks.json",
   };
@@ -76,7 +77,11 @@ describe("configuration", () => {
 
     const key = Buffer.alloc(32, 7).toString("base64");
     const config = loadCirclesConfig({ ...production, PAGE_TOKEN_KEY: key });
-    expect(config.circles).toEqual({ pageTokenKey: Buffer.alloc(32, 7), maxMembers: 500 });
+    expect(config.circles).toEqual({
+      pageTokenKey: Buffer.alloc(32, 7),
+      maxMembers: 500,
+      cacheTtlSeconds: 60,
+    });
     // Mounted as a secret file (the `_FILE` form).
     const dir = mkdtempSync(path.join(tmpdir(), "circles-"));
     try {
@@ -89,12 +94,19 @@ describe("configuration", () => {
     }
   });
 
-  it("bounds CIRCLE_MAX_MEMBERS", () => {
+  it("bounds CIRCLE_MAX_MEMBERS and CIRCLES_CACHE_TTL_SECONDS", () => {
     for (const value of ["1", "100001", "many"]) {
       expect(() => loadCirclesConfig({ KINDRED_ENV: "test", CIRCLE_MAX_MEMBERS: value })).toThrow(
         /CIRCLE_MAX_MEMBERS must be an integer from 2 to 100000/,
       );
     }
+    for (const value of ["0", "86401"]) {
+      expect(() =>
+        loadCirclesConfig({ KINDRED_ENV: "test", CIRCLES_CACHE_TTL_SECONDS: value }),
+      ).toThrow(/CIRCLES_CACHE_TTL_SECONDS must be an integer from 1 to 86400/);
+    }
+    const config = loadCirclesConfig({ KINDRED_ENV: "test", CIRCLES_CACHE_TTL_SECONDS: "5" });
+    expect(config.circles.cacheTtlSeconds).toBe(5);
     expect(loadCirclesConfig({ KINDRED_ENV: "test" }).circles.maxMembers).toBe(500);
   });
 });

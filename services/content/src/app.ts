@@ -5,8 +5,8 @@ import {
 } from "@kindred/auth";
 import { contentStream } from "@kindred/event-catalog";
 import { PageTokens } from "@kindred/paging";
-import type { BaseDependencies, ServiceHost } from "@kindred/runtime";
-import { type EventsKit, ServiceKit } from "@kindred/service-kit";
+import type { BaseDependencies } from "@kindred/runtime";
+import { ServiceKit } from "@kindred/service-kit";
 import { AccessRules } from "./access.ts";
 import type { ContentConfig } from "./config.ts";
 import { userBlockedConsumer, userUnblockedConsumer } from "./consumers/blocks.ts";
@@ -21,22 +21,29 @@ import {
   circleCreatedConsumer,
   circleUpdatedConsumer,
 } from "./consumers/circle-state.ts";
+import { sosRestrictionConsumer } from "./consumers/sos-restrictions.ts";
 import { userDeletedConsumer } from "./consumers/user-deleted.ts";
 import { migrations } from "./db/migrations.ts";
 import type { ContentDatabase } from "./db/schema.ts";
+import { FeedCache } from "./feed-cache.ts";
+import { purgeExpired } from "./purge.ts";
 import { routes } from "./routes.ts";
+import { SosRules } from "./sos-access.ts";
+import { escalateDueAlerts } from "./sos-escalation.ts";
 
 export interface ContentOverrides extends Partial<BaseDependencies> {
   verifier?: AccessTokenVerifier;
 }
 
+/** Background jobs of content (ADR 10): one runner at a time across replicas. */
+export const jobNames = { escalation: "sos-escalation", purge: "purge" } as const;
+
 /** The composition root of content: every dependency is built here, from config. */
-export function buildApp(
-  config: ContentConfig,
-  overrides: ContentOverrides = {},
-): { host: ServiceHost; events: EventsKit } {
+export function buildApp(config: ContentConfig, overrides: ContentOverrides = {}) {
   const kit = new ServiceKit(config.server, overrides);
   const db = kit.postgres<ContentDatabase>(config.database, migrations);
+  // Only the feed cache uses Redis: while it is down, reads go to the database (ADR 10).
+  const redis = kit.redis(config.redis, { critical: false });
   const nats = kit.nats(config.nats, { critical: false });
   const events = kit.events({
     settings: config.events,
@@ -45,17 +52,52 @@ export function buildApp(
     nats,
     streams: [contentStream],
   });
-  // Projections of other services' events (ADR 11), one durable consumer per event type.
-  events.consume(circleCreatedConsumer);
+  // One key prefix per events namespace, so parallel tests and shared servers do not collide.
+  const namespace = config.events.namespace;
+  const feedCache = new FeedCache({
+    cache: kit.cache(redis, {
+      name: "feed",
+      prefix: `kindred:content${namespace === "" ? "" : `:${namespace}`}`,
+    }),
+    ttlSeconds: config.content.feedCacheTtlSeconds,
+  });
+  // Projections of other services' events (ADR 11, ADR 13), one durable consumer per event type.
+  const projection = { feedCache };
+  events.consume(circleCreatedConsumer(projection));
   events.consume(circleUpdatedConsumer);
-  events.consume(circleArchivedConsumer);
-  events.consume(memberJoinedConsumer);
-  events.consume(memberLeftConsumer);
-  events.consume(memberRemovedConsumer);
-  events.consume(memberRoleChangedConsumer);
-  events.consume(userBlockedConsumer);
-  events.consume(userUnblockedConsumer);
-  events.consume(userDeletedConsumer({ outbox: events.outbox }));
+  events.consume(circleArchivedConsumer(projection));
+  events.consume(memberJoinedConsumer(projection));
+  events.consume(memberLeftConsumer(projection));
+  events.consume(memberRemovedConsumer(projection));
+  events.consume(memberRoleChangedConsumer(projection));
+  events.consume(userBlockedConsumer(projection));
+  events.consume(userUnblockedConsumer(projection));
+  events.consume(userDeletedConsumer({ outbox: events.outbox, feedCache }));
+  events.consume(sosRestrictionConsumer);
+
+  const jobs = kit.jobs(db);
+  jobs.schedule({
+    name: jobNames.escalation,
+    everyMs: config.sos.escalationCheckMs,
+    runAtStart: true,
+    run: (signal) =>
+      escalateDueAlerts(db, events.outbox, {
+        ackTimeoutSeconds: config.sos.ackTimeoutSeconds,
+        signal,
+      }),
+  });
+  jobs.schedule({
+    name: jobNames.purge,
+    everyMs: config.purge.intervalMs,
+    run: async (signal) => ({
+      ...(await purgeExpired(db, {
+        now: new Date(),
+        graceSeconds: config.purge.graceSeconds,
+        signal,
+      })),
+    }),
+  });
+
   const verifier =
     overrides.verifier ??
     createAccessTokenVerifier(config.auth, {
@@ -68,17 +110,25 @@ export function buildApp(
     db: db.kysely,
     membershipWaitMs: config.content.membershipWaitMs,
   });
+  const pageTokens = new PageTokens(config.content.pageTokenKey);
   const host = kit.host({
     routes: routes({
-      db,
-      outbox: events.outbox,
-      access,
-      pageTokens: new PageTokens(config.content.pageTokenKey),
+      posts: { db, outbox: events.outbox, access, pageTokens, feedCache },
+      sos: {
+        db,
+        outbox: events.outbox,
+        access,
+        sos: new SosRules(access),
+        pageTokens,
+        maxPerHour: config.sos.maxPerHour,
+      },
     }),
     interceptors: [authInterceptor(verifier)],
   });
-  return { host, events };
+  return { host, events, jobs, redis };
 }
+
+export type ContentApp = ReturnType<typeof buildApp>;
 
 export const createApp = (config: ContentConfig, overrides?: ContentOverrides) =>
   buildApp(config, overrides).host;

@@ -14,6 +14,8 @@ import {
   circlesStream,
   identityEvents,
   identityStream,
+  moderationEvents,
+  moderationStream,
 } from "@kindred/event-catalog";
 import {
   applyTopology,
@@ -23,7 +25,8 @@ import {
   streamIn,
 } from "@kindred/events";
 import { CircleRole } from "@kindred/proto/circles/v1";
-import { PostService } from "@kindred/proto/content/v1";
+import { PostService, SupportService } from "@kindred/proto/content/v1";
+import type { AccountRestrictionKind } from "@kindred/proto/moderation/events/v1";
 import type { ServiceHost } from "@kindred/runtime";
 import {
   clientFor,
@@ -42,18 +45,23 @@ import type { CircleRoleName, ContentDatabase } from "../src/db/schema.ts";
 export const newId = () => randomUUID();
 
 /**
- * The streams circles and identity own, created before content starts so its consumers attach
- * at once instead of retrying with backoff until the first test event creates them.
+ * The streams circles, identity and moderation own, created before content starts so its
+ * consumers attach at once instead of retrying with backoff until the first test event creates
+ * them.
  */
 async function createProducerStreams(namespace: string) {
   const nc = await connect({ servers: testEnv.natsUrl });
   try {
-    await applyTopology(await jetstreamManager(nc), [circlesStream, identityStream], {
-      replicas: 1,
-      maxBytes: -1,
-      namespace: eventNamespace(namespace),
-      logger: { info() {} },
-    });
+    await applyTopology(
+      await jetstreamManager(nc),
+      [circlesStream, identityStream, moderationStream],
+      {
+        replicas: 1,
+        maxBytes: -1,
+        namespace: eventNamespace(namespace),
+        logger: { info() {} },
+      },
+    );
   } finally {
     await nc.close();
   }
@@ -78,9 +86,18 @@ const roles: Record<CircleRoleName, CircleRole> = {
  * signer for tokens, and the circles and identity events that set up memberships and blocks
  * the way those services would publish them.
  */
+export interface HarnessOptions {
+  membershipWaitMs?: number;
+  /** More environment for content (SOS_*, PURGE_*, REDIS_URL, …). */
+  env?: Record<string, string>;
+  /** Wait until Redis is connected before returning (default: true). */
+  awaitRedis?: boolean;
+}
+
 export class ContentHarness implements AsyncDisposable {
   readonly host: ServiceHost;
   readonly client: Client<typeof PostService>;
+  readonly support: Client<typeof SupportService>;
   readonly signer: TestSigner;
   readonly namespace: string;
   readonly app: ReturnType<typeof buildApp>;
@@ -95,13 +112,14 @@ export class ContentHarness implements AsyncDisposable {
   }) {
     this.host = parts.host;
     this.client = clientFor(PostService, parts.host);
+    this.support = clientFor(SupportService, parts.host);
     this.signer = parts.signer;
     this.namespace = parts.namespace;
     this.app = parts.app;
     this.#cleanup = parts.cleanup;
   }
 
-  static async start(options: { membershipWaitMs?: number } = {}): Promise<ContentHarness> {
+  static async start(options: HarnessOptions = {}): Promise<ContentHarness> {
     const cleanup = new AsyncDisposableStack();
     try {
       const db = cleanup.use(await createTestDatabase("content"));
@@ -116,12 +134,14 @@ export class ContentHarness implements AsyncDisposable {
             EVENTS_NAMESPACE: namespace,
             AUTH_JWKS: signer.jwks,
             MEMBERSHIP_WAIT_MS: String(options.membershipWaitMs ?? 300),
+            ...options.env,
           },
         }),
       );
       const app = buildApp(config);
       const host = await startReady(app.host);
       cleanup.defer(() => host.stop());
+      if (options.awaitRedis !== false) await app.redis.whenReady(AbortSignal.timeout(10_000));
       return new ContentHarness({ host, signer, namespace, app, cleanup });
     } catch (err) {
       await cleanup.disposeAsync();
@@ -171,6 +191,7 @@ export class ContentHarness implements AsyncDisposable {
       blockerId,
     );
     await this.awaitHandled(meta.id);
+    await this.settled();
   }
 
   async unblock(blockerId: string, blockedId: string, at = new Date()) {
@@ -181,6 +202,41 @@ export class ContentHarness implements AsyncDisposable {
       blockerId,
     );
     await this.awaitHandled(meta.id);
+    await this.settled();
+  }
+
+  /** A moderation decision on an account, as moderation publishes it; resolves once handled. */
+  async restrict(
+    userId: string,
+    kind: AccountRestrictionKind,
+    options: { until?: Date; decidedAt?: Date } = {},
+  ) {
+    const meta = await this.publish(
+      moderationStream,
+      moderationEvents.accountRestricted,
+      {
+        userId,
+        kind,
+        caseId: newId(),
+        decidedAt: timestampFromDate(options.decidedAt ?? new Date()),
+        ...(options.until === undefined ? {} : { until: timestampFromDate(options.until) }),
+      },
+      userId,
+    );
+    await this.awaitHandled(meta.id);
+  }
+
+  /**
+   * Resolves once no consumer is handling an event: what a handled event does after its
+   * transaction commits (invalidating feed pages) is done too.
+   */
+  async settled(): Promise<void> {
+    await Promise.all(this.app.events.consumers.map((consumer) => consumer.idle()));
+  }
+
+  /** The service's Prometheus metrics, as scraped from the health port. */
+  async metrics(): Promise<string> {
+    return (await fetch(`${this.host.healthUrl}/metrics`)).text();
   }
 
   /** Resolves once some consumer handled the event (applied or ignored it), per the inbox. */
@@ -197,7 +253,9 @@ export class ContentHarness implements AsyncDisposable {
   }
 
   /** Rows of a table (for "nothing changed" checks). */
-  async count(table: "post" | "response" | "event_outbox"): Promise<number> {
+  async count(
+    table: "post" | "response" | "event_outbox" | "sos_alert" | "sos_acknowledgement",
+  ): Promise<number> {
     const row = await this.db.kysely
       .selectFrom(table)
       .select((eb) => eb.fn.countAll<string>().as("n"))
@@ -363,11 +421,12 @@ export class TestCircle {
           .executeTakeFirst()) ?? undefined,
       { what: "the archive projected" },
     );
+    await this.#h.settled();
   }
 
-  /** Resolves once the projection holds `userId` at `version` or later. */
-  awaitMember(userId: string, version: bigint) {
-    return waitFor(
+  /** Resolves once the projection holds `userId` at `version` or later (and it settled). */
+  async awaitMember(userId: string, version: bigint) {
+    const row = await waitFor(
       async () =>
         (await this.#h.db.kysely
           .selectFrom("circle_member")
@@ -378,5 +437,7 @@ export class TestCircle {
           .executeTakeFirst()) ?? undefined,
       { what: `member ${userId} at version ${version}` },
     );
+    await this.#h.settled();
+    return row;
   }
 }

@@ -1,4 +1,7 @@
+import { waitFor } from "@kindred/testing";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jobNames } from "../src/app.ts";
 import { purgeExpired } from "../src/purge.ts";
 import { ContentHarness, newId } from "./harness.ts";
 
@@ -105,5 +108,61 @@ describe("purgeExpired", () => {
     expect(await remaining("response", [liveReply, heldRemovedReply])).toEqual(
       new Set([liveReply]),
     );
+  });
+});
+
+describe("the purge job", () => {
+  it("runs purgeExpired on its schedule, with PURGE_GRACE_SECONDS, under the job runner", async () => {
+    await using jobs = await ContentHarness.start({
+      env: { PURGE_INTERVAL_MS: "100", PURGE_GRACE_SECONDS: "60" },
+    });
+    const insert = async (expiresAgoSeconds: number) => {
+      const id = newId();
+      await jobs.db.kysely
+        .insertInto("post")
+        .values({
+          id,
+          circle_id: circleId,
+          author_id: authorId,
+          body: "text",
+          content_warning: null,
+          created_at: sql<Date>`now() - interval '1 day'`,
+          expires_at: sql<Date>`now() - make_interval(secs => ${expiresAgoSeconds})`,
+          deleted_at: null,
+        })
+        .execute();
+      return id;
+    };
+    const longGone = await insert(3_600);
+    const inGrace = await insert(10);
+
+    await waitFor(
+      async () =>
+        (await jobs.db.kysely
+          .selectFrom("post")
+          .select("id")
+          .where("id", "=", longGone)
+          .executeTakeFirst()) === undefined
+          ? true
+          : undefined,
+      { what: "the scheduled purge", timeoutMs: 10_000 },
+    );
+    const left = await jobs.db.kysely.selectFrom("post").select("id").execute();
+    expect(left.map((p) => p.id)).toEqual([inGrace]);
+    const status = jobs.app.jobs.status().find((job) => job.name === jobNames.purge);
+    expect(status).toMatchObject({ everyMs: 100, lastOutcome: "ok" });
+    expect(await jobs.metrics()).toMatch(
+      /kindred_job_items_total\{[^}]*job="purge",kind="posts"[^}]*\} 1\b/,
+    );
+    // Run on demand too, under the same lock: nothing left to do.
+    expect(await jobs.app.jobs.runNow(jobNames.purge)).toMatchObject({
+      outcome: "ok",
+      items: { posts: 0, responses: 0 },
+    });
+  });
+
+  it("is scheduled every PURGE_INTERVAL_MS, 10 minutes by default", () => {
+    const purge = h.app.jobs.status().find((job) => job.name === jobNames.purge);
+    expect(purge).toMatchObject({ everyMs: 600_000 });
   });
 });

@@ -1,18 +1,22 @@
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { buildApp as buildContent } from "@kindred/content/app";
 import { loadContentConfig } from "@kindred/content/config";
+import { circlesEvents, circlesStream } from "@kindred/event-catalog";
 import { eventNamespace } from "@kindred/events";
 import { buildApp as buildIdentity, type IdentityApp } from "@kindred/identity/app";
 import { loadIdentityConfig } from "@kindred/identity/config";
+import { CircleRole } from "@kindred/proto/circles/v1";
 import { PostService } from "@kindred/proto/content/v1";
 import { AuthService, UserService } from "@kindred/proto/identity/v1";
 import type { ServiceHost } from "@kindred/runtime";
 import {
   connectErrorOf,
   deleteNamespaceStreams,
+  publishTestEvent,
   startReady,
   testServiceEnv,
 } from "@kindred/service-kit";
@@ -136,6 +140,26 @@ function account() {
 }
 
 const circleId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b10";
+let circleVersion = 0n;
+
+/** Makes a user a member of `circleId` the way circles would: by its event, which content follows. */
+async function joinCircle(userId: string | undefined): Promise<void> {
+  circleVersion += 1n;
+  await publishTestEvent({
+    natsUrl: testEnv.natsUrl,
+    namespace: eventNamespace(namespace),
+    stream: circlesStream,
+    event: circlesEvents.memberJoined,
+    message: {
+      circleId,
+      userId: userId ?? "",
+      role: CircleRole.MEMBER,
+      joinedAt: timestampFromDate(new Date()),
+      circleVersion,
+    },
+    aggregateId: circleId,
+  });
+}
 const codeOf = (promise: Promise<unknown>) =>
   promise.then(
     () => "ok",
@@ -146,6 +170,7 @@ describe("identity through the gateway", () => {
   it("registers, signs in and calls identity and content with the token, in JSON and binary", async () => {
     const input = account();
     const { user, tokens } = await edge().auth.register(input);
+    await joinCircle(user?.id);
     const token = tokens?.accessToken ?? "";
     const binary = edge(token, true);
     expect((await binary.users.getMe({})).user).toMatchObject({ id: user?.id, email: input.email });
@@ -172,7 +197,8 @@ describe("identity through the gateway", () => {
   });
 
   it("revokes the family on reuse after the grace period; its access token is refused everywhere within seconds", async () => {
-    const { tokens } = await edge().auth.register(account());
+    const { user, tokens } = await edge().auth.register(account());
+    await joinCircle(user?.id);
     const next = await edge().auth.refresh({ refreshToken: tokens?.refreshToken ?? "" });
     const live = next.tokens?.accessToken ?? "";
     await contentDirect(live).createPost({ circleId, body: "still fine" });
@@ -201,6 +227,7 @@ describe("identity through the gateway", () => {
 
   it("refuses every tampered token at the gateway and in content, and nothing is created", async () => {
     const { user, tokens } = await edge().auth.register(account());
+    await joinCircle(user?.id);
     const good = tokens?.accessToken ?? "";
     const claims = decodeJwt(good);
     const key = await identity.keys.current();

@@ -6,6 +6,7 @@ import type { Kysely, Transaction } from "kysely";
 import { audit } from "./audit.ts";
 import type { IdentityDatabase } from "./db/schema.ts";
 import type { IdentityDeps } from "./deps.ts";
+import type { ProfileRow } from "./profile-cache.ts";
 import type { RequestMeta } from "./request-meta.ts";
 import type { RoleName, UserRow } from "./users.ts";
 
@@ -79,6 +80,18 @@ export async function liveUser(
     .where("deleted_at", "is", null);
   if (options.lock === true) query = query.forUpdate();
   const row = await query.executeTakeFirst();
+  if (row === undefined) throw new DomainError("not_found", "no such user");
+  return row;
+}
+
+/** A live account's public profile, or `not_found`; only the columns it shows are read. */
+export async function publicProfile(db: Reader, id: string): Promise<ProfileRow> {
+  const row = await db
+    .selectFrom("app_user")
+    .select(["id", "display_name", "bio", "created_at"])
+    .where("id", "=", id)
+    .where("deleted_at", "is", null)
+    .executeTakeFirst();
   if (row === undefined) throw new DomainError("not_found", "no such user");
   return row;
 }

@@ -14,6 +14,7 @@ import { LoginLimiter } from "./login-limiter.ts";
 import { startMaintenance } from "./maintenance.ts";
 import { OAuthFlows } from "./oauth/flows.ts";
 import { EmailVault } from "./pii.ts";
+import { ProfileCache } from "./profile-cache.ts";
 import { restrictionConsumer } from "./restrictions.ts";
 import { routes } from "./routes.ts";
 import { Sessions } from "./sessions.ts";
@@ -36,7 +37,9 @@ export function buildApp(
   const { fetch: fetchImpl, ...base } = overrides;
   const kit = new ServiceKit(config.server, base);
   const db = kit.postgres<IdentityDatabase>(config.database, migrations);
-  const redis = kit.redis(config.redis);
+  // Not critical: without Redis, password sign-in fails closed (`unavailable`, ADR 9) while
+  // refresh, profiles and everything else keep working, so identity stays ready.
+  const redis = kit.redis(config.redis, { critical: false });
   const nats = kit.nats(config.nats, { critical: false });
   const events = kit.events({
     settings: config.events,
@@ -62,6 +65,8 @@ export function buildApp(
     ttlSeconds: settings.accessTokenTtlSeconds,
   };
   const vault = new EmailVault(settings.piiKey);
+  // Redis keys per events namespace, so parallel tests (and shared staging servers) do not collide.
+  const keySuffix = config.events.namespace === "" ? "" : `:${config.events.namespace}`;
   const deps: IdentityDeps = {
     db,
     outbox: events.outbox,
@@ -77,11 +82,11 @@ export function buildApp(
         graceSeconds: settings.refreshGraceSeconds,
       },
     }),
-    // Keys per events namespace, so parallel tests (and shared staging servers) do not collide.
-    limiter: new LoginLimiter(
-      redis,
-      config.loginLimits,
-      `identity:login${config.events.namespace === "" ? "" : `:${config.events.namespace}`}`,
+    limiter: new LoginLimiter(redis, config.loginLimits, `identity:login${keySuffix}`),
+    // Fail-soft, on the same client as the limiter (which fails closed).
+    profiles: new ProfileCache(
+      kit.cache(redis, { name: "profile", prefix: `kindred:identity${keySuffix}` }),
+      settings.profileCacheTtlSeconds,
     ),
     logger: kit.logger,
     settings,

@@ -1,3 +1,4 @@
+import { maxTtlSeconds } from "@kindred/cache";
 import { env, type KindredEnv, loadServiceConfig } from "@kindred/config";
 import { z } from "zod";
 import { appleSigningKey } from "./oauth/apple-client-secret.ts";
@@ -62,6 +63,11 @@ export function loadIdentityConfig(vars: Readonly<Record<string, string | undefi
         LOGIN_LOCKOUT_SECONDS: seconds(1, 86_400, 60),
         LOGIN_MAX_LOCKOUT_SECONDS: seconds(1, 7 * 86_400, 3_600),
         AUDIT_RETENTION_DAYS: env.int({ min: 1, max: 3_650, default: 400 }),
+        /**
+         * How long a public profile (GetUser) stays in the Redis cache: also how stale it may
+         * get when an invalidation is lost while Redis is down (ADR 10).
+         */
+        PROFILE_CACHE_TTL_SECONDS: seconds(1, maxTtlSeconds, 300),
         /** Redirect URIs an OAuth flow may return to, comma-separated; none allows no OAuth. */
         OAUTH_REDIRECT_URIS: z
           .string()
@@ -127,6 +133,7 @@ export function loadIdentityConfig(vars: Readonly<Record<string, string | undefi
       keyRotationSeconds: num("SIGNING_KEY_ROTATION_SECONDS"),
       keyPublishLeadSeconds: num("SIGNING_KEY_PUBLISH_LEAD_SECONDS"),
       auditRetentionDays: num("AUDIT_RETENTION_DAYS"),
+      profileCacheTtlSeconds: num("PROFILE_CACHE_TTL_SECONDS"),
     },
     loginLimits: {
       maxFailuresPerAccount: num("LOGIN_MAX_FAILURES_PER_ACCOUNT"),

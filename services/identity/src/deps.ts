@@ -6,6 +6,7 @@ import type { IdentitySettings } from "./config.ts";
 import type { IdentityDatabase } from "./db/schema.ts";
 import type { LoginLimiter } from "./login-limiter.ts";
 import type { EmailVault } from "./pii.ts";
+import type { ProfileCache } from "./profile-cache.ts";
 import type { Sessions } from "./sessions.ts";
 
 /** What identity's RPC handlers, consumers and commands work with. */
@@ -15,6 +16,8 @@ export interface IdentityDeps {
   vault: EmailVault;
   sessions: Sessions;
   limiter: LoginLimiter;
+  /** GetUser's public profiles; UpdateProfile and DeleteAccount invalidate them. */
+  profiles: ProfileCache;
   logger: Logger;
   settings: IdentitySettings;
   /** Signs the page tokens of list methods, so clients cannot forge or move them. */

@@ -29,6 +29,7 @@ export function archiveCircle(deps: CirclesDeps): Method<"archiveCircle"> {
           .where("id", "=", req.circleId)
           .returningAll()
           .executeTakeFirstOrThrow();
+        deps.cache.invalidateOnCommit(trx, archived.id);
         await enqueueCircleEvent(
           deps.outbox,
           trx,

@@ -1,11 +1,20 @@
-import { callerOf, visibleCircle } from "../access.ts";
+import { callerOf, canSee, circleNotFound, standingIn } from "../access.ts";
 import type { CirclesDeps, Method } from "../deps.ts";
 import { toCircle } from "../mapping.ts";
 
-/** A circle the caller belongs to, any open circle, or — for platform staff — any circle. */
-export function getCircle({ db }: CirclesDeps): Method<"getCircle"> {
+/**
+ * A circle the caller belongs to, any open circle, or — for platform staff — any circle. The
+ * circle and the caller's role may come from the cache; the rule is applied on every read.
+ */
+export function getCircle({ db, cache }: CirclesDeps): Method<"getCircle"> {
   return async (req, ctx) => {
-    const { circle } = await visibleCircle(db.kysely, callerOf(ctx), req.circleId);
-    return { circle: toCircle(circle) };
+    const caller = callerOf(ctx);
+    const s = await cache.standing(caller, req.circleId, async () => {
+      const found = await standingIn(db.kysely, caller, req.circleId);
+      if (found === undefined) throw circleNotFound();
+      return found;
+    });
+    if (!canSee(s)) throw circleNotFound();
+    return { circle: toCircle(s.circle) };
   };
 }

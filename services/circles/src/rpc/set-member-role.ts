@@ -43,6 +43,7 @@ export function setMemberRole(deps: CirclesDeps): Method<"setMemberRole"> {
           .returningAll()
           .executeTakeFirstOrThrow();
         const circle = await bumpCircle(trx, req.circleId, at);
+        deps.cache.invalidateOnCommit(trx, req.circleId);
         await enqueueCircleEvent(
           deps.outbox,
           trx,

@@ -46,6 +46,7 @@ export function updateCircle(deps: CirclesDeps): Method<"updateCircle"> {
           .where("id", "=", req.circleId)
           .returningAll()
           .executeTakeFirstOrThrow();
+        deps.cache.invalidateOnCommit(trx, updated.id);
         await enqueueCircleEvent(
           deps.outbox,
           trx,

@@ -3,7 +3,7 @@ import { circlesEvents, circlesStream } from "@kindred/event-catalog";
 import type { ConsumerSpec, HandlerTransaction } from "@kindred/events";
 import { sql, type Transaction } from "kysely";
 import type { ContentDatabase } from "../db/schema.ts";
-import { applyMemberChange } from "./circle-members.ts";
+import { applyMemberChange, type ProjectionDeps } from "./circle-members.ts";
 
 /**
  * The circle projection (`circle_state`): which circles exist, their last applied circle-level
@@ -27,22 +27,28 @@ async function applyCircleVersion(trx: HandlerTransaction, circleId: string, ver
 }
 
 /** The creator is the circle's first member and owner. */
-export const circleCreatedConsumer: ConsumerSpec<(typeof circlesEvents.circleCreated)["schema"]> = {
+export const circleCreatedConsumer = (
+  deps: ProjectionDeps,
+): ConsumerSpec<(typeof circlesEvents.circleCreated)["schema"]> => ({
   name: "content-circle-created",
   stream: circlesStream.name,
   event: circlesEvents.circleCreated,
   async handle({ message: m, metadata }, trx) {
     await applyCircleVersion(trx, m.circleId, m.circleVersion);
-    await applyMemberChange(trx, {
-      circleId: m.circleId,
-      userId: m.ownerId,
-      role: "owner",
-      member: true,
-      circleVersion: m.circleVersion,
-      at: m.createdAt === undefined ? metadata.occurredAt : timestampDate(m.createdAt),
-    });
+    await applyMemberChange(
+      trx,
+      {
+        circleId: m.circleId,
+        userId: m.ownerId,
+        role: "owner",
+        member: true,
+        circleVersion: m.circleVersion,
+        at: m.createdAt === undefined ? metadata.occurredAt : timestampDate(m.createdAt),
+      },
+      deps,
+    );
   },
-};
+});
 
 export const circleUpdatedConsumer: ConsumerSpec<(typeof circlesEvents.circleUpdated)["schema"]> = {
   name: "content-circle-updated",
@@ -51,28 +57,32 @@ export const circleUpdatedConsumer: ConsumerSpec<(typeof circlesEvents.circleUpd
   handle: ({ message: m }, trx) => applyCircleVersion(trx, m.circleId, m.circleVersion),
 };
 
-export const circleArchivedConsumer: ConsumerSpec<(typeof circlesEvents.circleArchived)["schema"]> =
-  {
-    name: "content-circle-archived",
-    stream: circlesStream.name,
-    event: circlesEvents.circleArchived,
-    async handle({ message: m, metadata }, trx) {
-      const archivedAt =
-        m.archivedAt === undefined ? metadata.occurredAt : timestampDate(m.archivedAt);
-      await (trx as Transaction<ContentDatabase>)
-        .insertInto("circle_state")
-        .values({
-          circle_id: m.circleId,
-          version: String(m.circleVersion),
-          archived_at: archivedAt,
-        })
-        .onConflict((oc) =>
-          oc.column("circle_id").doUpdateSet({
-            archived_at: sql<Date>`coalesce(circle_state.archived_at, excluded.archived_at)`,
-            version: sql<string>`greatest(circle_state.version, excluded.version)`,
-            updated_at: sql<Date>`now()`,
-          }),
-        )
-        .execute();
-    },
-  };
+/** Archived circles' posts stay readable; their cached pages are invalidated all the same. */
+export const circleArchivedConsumer = ({
+  feedCache,
+}: ProjectionDeps): ConsumerSpec<(typeof circlesEvents.circleArchived)["schema"]> => ({
+  name: "content-circle-archived",
+  stream: circlesStream.name,
+  event: circlesEvents.circleArchived,
+  async handle({ message: m, metadata }, trx) {
+    const archivedAt =
+      m.archivedAt === undefined ? metadata.occurredAt : timestampDate(m.archivedAt);
+    const db = trx as Transaction<ContentDatabase>;
+    await db
+      .insertInto("circle_state")
+      .values({
+        circle_id: m.circleId,
+        version: String(m.circleVersion),
+        archived_at: archivedAt,
+      })
+      .onConflict((oc) =>
+        oc.column("circle_id").doUpdateSet({
+          archived_at: sql<Date>`coalesce(circle_state.archived_at, excluded.archived_at)`,
+          version: sql<string>`greatest(circle_state.version, excluded.version)`,
+          updated_at: sql<Date>`now()`,
+        }),
+      )
+      .execute();
+    feedCache.afterCommit(db, { circles: [m.circleId] });
+  },
+});

@@ -4,6 +4,7 @@ import type { ConsumerSpec, Outbox } from "@kindred/events";
 import { RemovalReason } from "@kindred/proto/content/events/v1";
 import { type SqlBool, sql, type Transaction } from "kysely";
 import type { ContentDatabase } from "../db/schema.ts";
+import type { ProjectionDeps } from "./circle-members.ts";
 
 type UserDeleted = (typeof identityEvents.userDeleted)["schema"];
 
@@ -22,9 +23,14 @@ const heldResponse = sql<SqlBool>`exists (select 1 from evidence_hold h
  * Content under evidence hold (an open moderation case) is removed from reads but keeps its
  * text until the case closes; the expiry purge deletes it afterwards. Each newly removed item
  * gets its `content.post.removed.v1` / `content.response.removed.v1` (reason
- * `ACCOUNT_DELETED`). Redelivery is a no-op (inbox).
+ * `ACCOUNT_DELETED`). Their SOS alerts lose their message, and those still open are resolved
+ * (`content.sos.resolved.v1`, resolved by nobody): no one can answer them any more. The feed
+ * pages of every circle touched are invalidated after commit. Redelivery is a no-op (inbox).
  */
-export function userDeletedConsumer({ outbox }: { outbox: Outbox }): ConsumerSpec<UserDeleted> {
+export function userDeletedConsumer({
+  outbox,
+  feedCache,
+}: { outbox: Outbox } & ProjectionDeps): ConsumerSpec<UserDeleted> {
   return {
     name: "content-user-deleted",
     stream: identityStream.name,
@@ -113,6 +119,40 @@ export function userDeletedConsumer({ outbox }: { outbox: Outbox }): ConsumerSpe
             removedAt: timestampFromDate(removedAt.get(response.id) ?? new Date()),
           },
           { actorId, aggregateId: response.post_id },
+        );
+      }
+      feedCache.afterCommit(trx, {
+        circles: new Set([
+          ...posts.map((p) => p.circle_id),
+          ...liveResponses.map((r) => r.circle_id),
+        ]),
+      });
+
+      await trx
+        .updateTable("sos_alert")
+        .set({ message: null })
+        .where("raised_by", "=", userId)
+        .where("message", "is not", null)
+        .execute();
+      const resolved = await trx
+        .updateTable("sos_alert")
+        .set({ status: "resolved", resolved_at: sql<Date>`now()` })
+        .where("raised_by", "=", userId)
+        .where("status", "!=", "resolved")
+        .returningAll()
+        .execute();
+      for (const alert of resolved) {
+        await outbox.enqueue(
+          trx,
+          contentEvents.sosResolved,
+          {
+            alertId: alert.id,
+            circleId: alert.circle_id,
+            raisedBy: alert.raised_by,
+            resolvedBy: "",
+            resolvedAt: timestampFromDate(alert.resolved_at ?? new Date()),
+          },
+          { actorId, aggregateId: alert.id },
         );
       }
     },

@@ -117,4 +117,55 @@ export const migrations: MigrationList = {
         )`.execute(db);
     },
   },
+  "20261126T1000_sos": {
+    async up(db: Kysely<unknown>) {
+      // SOS alerts (ADR 13). `stage_changed_at` is when the alert reached its current
+      // escalation stage: the escalation job moves it on `SOS_ACK_TIMEOUT_SECONDS` later.
+      await sql`
+        create table sos_alert (
+          id uuid primary key,
+          circle_id uuid not null,
+          raised_by uuid not null,
+          message text,
+          status text not null default 'raised'
+            check (status in ('raised', 'acknowledged', 'escalated', 'resolved')),
+          escalation_stage text not null default 'circle'
+            check (escalation_stage in ('circle', 'second_wave', 'circle_moderators', 'platform_on_call')),
+          created_at timestamptz not null default now(),
+          stage_changed_at timestamptz not null default now(),
+          resolved_at timestamptz,
+          resolved_by uuid,
+          check ((status = 'resolved') = (resolved_at is not null))
+        )`.execute(db);
+      // The rate limit counts a user's alerts of the last hour.
+      await sql`create index sos_alert_by_raiser on sos_alert (raised_by, created_at desc)`.execute(
+        db,
+      );
+      // ListActiveSos: a circle's unresolved alerts, newest first.
+      await sql`create index sos_alert_active on sos_alert (circle_id, created_at desc, id desc) where status <> 'resolved'`.execute(
+        db,
+      );
+      // The escalation job: alerts nobody acknowledged that can still go further.
+      await sql`create index sos_alert_due on sos_alert (stage_changed_at) where status in ('raised', 'escalated') and escalation_stage <> 'platform_on_call'`.execute(
+        db,
+      );
+      await sql`
+        create table sos_acknowledgement (
+          alert_id uuid not null references sos_alert (id) on delete cascade,
+          user_id uuid not null,
+          acknowledged_at timestamptz not null default now(),
+          primary key (alert_id, user_id)
+        )`.execute(db);
+      // Projection of moderation's SOS restrictions: the latest decision per user (by its
+      // time); `restricted = false` is a lifted one, kept so a late older decision cannot return.
+      await sql`
+        create table sos_restriction (
+          user_id uuid primary key,
+          restricted boolean not null,
+          until timestamptz,
+          case_id text not null,
+          decided_at timestamptz not null
+        )`.execute(db);
+    },
+  },
 };

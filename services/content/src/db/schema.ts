@@ -7,6 +7,16 @@ export type RemovalReasonName = "author" | "circle_moderator" | "moderation" | "
 /** A member's role inside one circle, as stored (circles' `CircleRole`, by name). */
 export type CircleRoleName = "owner" | "moderator" | "member";
 
+/** Where an SOS alert stands, as stored (`SosStatus`, by name). */
+export type SosStatusName = "raised" | "acknowledged" | "escalated" | "resolved";
+
+/** How far an SOS alert has been escalated, as stored (`EscalationStage`, by name). */
+export type EscalationStageName =
+  | "circle"
+  | "second_wave"
+  | "circle_moderators"
+  | "platform_on_call";
+
 /** The tables of `kindred_content`, as Kysely sees them. */
 export interface ContentDatabase extends EventTables {
   post: {
@@ -63,5 +73,34 @@ export interface ContentDatabase extends EventTables {
     content_id: string;
     case_id: string;
     held_at: Generated<Date>;
+  };
+  /** SOS alerts (ADR 13). */
+  sos_alert: {
+    id: string;
+    circle_id: string;
+    raised_by: string;
+    message: string | null;
+    status: Generated<SosStatusName>;
+    escalation_stage: Generated<EscalationStageName>;
+    created_at: Generated<Date>;
+    /** When the alert reached its current escalation stage. */
+    stage_changed_at: Generated<Date>;
+    resolved_at: Generated<Date | null>;
+    resolved_by: Generated<string | null>;
+  };
+  /** "I'm here": one row per member and alert. */
+  sos_acknowledgement: {
+    alert_id: string;
+    user_id: string;
+    acknowledged_at: Generated<Date>;
+  };
+  /** Projection of moderation's SOS restrictions; `restricted = false` is a lifted one. */
+  sos_restriction: {
+    user_id: string;
+    restricted: boolean;
+    /** End of the restriction; `null` while restricted means permanent. */
+    until: Date | null;
+    case_id: string;
+    decided_at: Date;
   };
 }

@@ -14,7 +14,12 @@ import { toPost } from "./post-mapping.ts";
  * neither. Only active members of a circle that is not archived may post (`AccessRules`); the
  * membership check waits a bounded time for the projection (ADR 11).
  */
-export function createPost({ db, outbox, access }: Pick<PostDeps, "db" | "outbox" | "access">) {
+export function createPost({
+  db,
+  outbox,
+  access,
+  feedCache,
+}: Pick<PostDeps, "db" | "outbox" | "access" | "feedCache">) {
   return async (
     req: CreatePostRequest,
     ctx: HandlerContext,
@@ -57,6 +62,7 @@ export function createPost({ db, outbox, access }: Pick<PostDeps, "db" | "outbox
         },
         { actorId: principal.userId, aggregateId: post.id },
       );
+      feedCache.afterCommit(trx, { circles: [post.circle_id] });
       return post;
     });
     return { post: toPost(row) };

@@ -15,7 +15,12 @@ import { removalReasonOf } from "./post-mapping.ts";
  * moderators: `AccessRules.requireRemoval`) and writes `content.post.removed.v1` with the
  * reason that allowed it. Its responses vanish with it; the expiry purge hard-deletes both later.
  */
-export function deletePost({ db, outbox, access }: Pick<PostDeps, "db" | "outbox" | "access">) {
+export function deletePost({
+  db,
+  outbox,
+  access,
+  feedCache,
+}: Pick<PostDeps, "db" | "outbox" | "access" | "feedCache">) {
   return async (
     req: DeletePostRequest,
     ctx: HandlerContext,
@@ -63,6 +68,7 @@ export function deletePost({ db, outbox, access }: Pick<PostDeps, "db" | "outbox
         },
         { actorId: principal.userId, aggregateId: post.id },
       );
+      feedCache.afterCommit(trx, { circles: [post.circle_id] });
     });
     return {};
   };

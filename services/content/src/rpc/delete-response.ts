@@ -13,7 +13,12 @@ import { removalReasonOf } from "./post-mapping.ts";
  * Soft-deletes a response (its author, the circle's moderators and owners, platform
  * moderators) and writes `content.response.removed.v1` (aggregate: the post).
  */
-export function deleteResponse({ db, outbox, access }: Pick<PostDeps, "db" | "outbox" | "access">) {
+export function deleteResponse({
+  db,
+  outbox,
+  access,
+  feedCache,
+}: Pick<PostDeps, "db" | "outbox" | "access" | "feedCache">) {
   return async (
     req: DeleteResponseRequest,
     ctx: HandlerContext,
@@ -59,6 +64,7 @@ export function deleteResponse({ db, outbox, access }: Pick<PostDeps, "db" | "ou
         },
         { actorId: principal.userId, aggregateId: post.id },
       );
+      feedCache.afterCommit(trx, { circles: [post.circle_id] });
     });
     return {};
   };

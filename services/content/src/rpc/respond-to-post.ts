@@ -14,7 +14,12 @@ import { toResponse } from "./post-mapping.ts";
  * A response to a live post the caller may see, in a circle that is not archived, with its
  * `content.response.created.v1` (aggregate: the post) in the same transaction.
  */
-export function respondToPost({ db, outbox, access }: Pick<PostDeps, "db" | "outbox" | "access">) {
+export function respondToPost({
+  db,
+  outbox,
+  access,
+  feedCache,
+}: Pick<PostDeps, "db" | "outbox" | "access" | "feedCache">) {
   return async (
     req: RespondToPostRequest,
     ctx: HandlerContext,
@@ -58,6 +63,7 @@ export function respondToPost({ db, outbox, access }: Pick<PostDeps, "db" | "out
         },
         { actorId: userId, aggregateId: post.id },
       );
+      feedCache.afterCommit(trx, { circles: [post.circle_id] });
       return response;
     });
     return { response: toResponse(row) };

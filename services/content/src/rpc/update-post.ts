@@ -15,7 +15,12 @@ import { toPost } from "./post-mapping.ts";
  * they read: a stale one gets `aborted` and changes nothing. Writes `content.post.updated.v1`
  * in the same transaction.
  */
-export function updatePost({ db, outbox, access }: Pick<PostDeps, "db" | "outbox" | "access">) {
+export function updatePost({
+  db,
+  outbox,
+  access,
+  feedCache,
+}: Pick<PostDeps, "db" | "outbox" | "access" | "feedCache">) {
   return async (
     req: UpdatePostRequest,
     ctx: HandlerContext,
@@ -69,6 +74,7 @@ export function updatePost({ db, outbox, access }: Pick<PostDeps, "db" | "outbox
         },
         { actorId: userId, aggregateId: post.id },
       );
+      feedCache.afterCommit(trx, { circles: [post.circle_id] });
       return post;
     });
     return { post: toPost(row) };

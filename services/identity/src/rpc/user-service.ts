@@ -5,17 +5,18 @@ import { DomainError } from "@kindred/errors";
 import { identityEvents } from "@kindred/event-catalog";
 import { pageOf, pageSizeOf } from "@kindred/paging";
 import { AuditEventKind, type PublicProfile, type UserService } from "@kindred/proto/identity/v1";
-import { linkedProviders, liveUser, setRoles } from "../accounts.ts";
+import { linkedProviders, liveUser, publicProfile, setRoles } from "../accounts.ts";
 import { type AuditKind, audit, auditKinds } from "../audit.ts";
 import type { IdentityDeps } from "../deps.ts";
 import { burnPasswordCheck, verifyPassword } from "../passwords.ts";
+import type { ProfileRow } from "../profile-cache.ts";
 import { requestMetaOf } from "../request-meta.ts";
-import { roleFromProto, toUser, type UserRow } from "../users.ts";
+import { roleFromProto, toUser } from "../users.ts";
 
 /** An account without a password confirms deletion by having signed in this recently. */
 const recentSignInMs = 10 * 60_000;
 
-function toProfile(row: UserRow): PublicProfile {
+function toProfile(row: ProfileRow): PublicProfile {
   return {
     $typeName: "kindred.identity.v1.PublicProfile",
     id: row.id,
@@ -40,7 +41,7 @@ function kindFromProto(kind: AuditEventKind): AuditKind {
 }
 
 export function userService(deps: IdentityDeps): ServiceImpl<typeof UserService> {
-  const { db, vault, outbox, sessions, pageTokens } = deps;
+  const { db, vault, outbox, sessions, pageTokens, profiles } = deps;
 
   /**
    * Admin methods check the role in the token and again in the database, so an admin whose
@@ -64,7 +65,8 @@ export function userService(deps: IdentityDeps): ServiceImpl<typeof UserService>
 
     async getUser(req, ctx) {
       requirePrincipal(ctx);
-      return { profile: toProfile(await liveUser(db.kysely, req.userId)) };
+      const row = await profiles.get(req.userId, () => publicProfile(db.kysely, req.userId));
+      return { profile: toProfile(row) };
     },
 
     async updateProfile(req, ctx) {
@@ -83,6 +85,7 @@ export function userService(deps: IdentityDeps): ServiceImpl<typeof UserService>
             { reason: "VERSION_MISMATCH" },
           );
         }
+        profiles.invalidateOnCommit(trx, userId);
         return trx
           .updateTable("app_user")
           .set((eb) => ({
@@ -139,6 +142,7 @@ export function userService(deps: IdentityDeps): ServiceImpl<typeof UserService>
           }))
           .where("id", "=", user.id)
           .execute();
+        profiles.invalidateOnCommit(trx, user.id);
         await trx.deleteFrom("oauth_identity").where("user_id", "=", user.id).execute();
         await trx
           .deleteFrom("user_block")
