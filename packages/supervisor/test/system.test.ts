@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createTestSigner, type TestSigner } from "@kindred/auth/testing";
+import { CircleService, Visibility } from "@kindred/proto/circles/v1";
 import { PostService } from "@kindred/proto/content/v1";
 import { closedPort, databaseUrlFor, testEnv, uniqueName, waitFor } from "@kindred/testing";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -160,8 +161,15 @@ describe("the whole system", () => {
  */
 async function walkingSkeleton() {
   const userId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b11";
-  const circleId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b10";
   const token = await signer.mint({ sub: userId });
+  const transport = createConnectTransport({ baseUrl: supervisor.gatewayUrl, httpVersion: "1.1" });
+  const auth = { headers: { authorization: `Bearer ${token}` } };
+  // A circle made through circles: its owner's membership reaches content by event.
+  const { circle } = await createClient(CircleService, transport).createCircle(
+    { name: "Walking skeleton", description: "", visibility: Visibility.OPEN },
+    auth,
+  );
+  const circleId = circle?.id ?? "";
   const wsUrl = `${supervisor.gatewayUrl.replace(/^http/, "ws")}/v1/realtime`;
   const socket = new WebSocket(wsUrl, "kindred.v1.json", {
     headers: { authorization: `Bearer ${token}` },
@@ -172,13 +180,9 @@ async function walkingSkeleton() {
   socket.send(JSON.stringify({ subscribe: { channel: `circle:${circleId}` } }));
   await waitFor(() => frames.find((f) => "subscribed" in f), { what: "subscribed frame" });
 
-  const client = createClient(
-    PostService,
-    createConnectTransport({ baseUrl: supervisor.gatewayUrl, httpVersion: "1.1" }),
-  );
-  const { post } = await client.createPost(
+  const { post } = await createClient(PostService, transport).createPost(
     { circleId, body: "Today was hard, but I am here." },
-    { headers: { authorization: `Bearer ${token}` } },
+    auth,
   );
   const postId = post?.id ?? "";
   expect(postId).toMatch(/^[0-9a-f-]{36}$/);
