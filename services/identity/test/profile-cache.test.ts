@@ -76,10 +76,10 @@ describe("profile cache", () => {
 
   it("answers GetUser, GetMe and UpdateProfile from the database while Redis is unreachable", async () => {
     await using down = await startIdentity({}, { unreachableRedis: true });
-    // Sign-in fails closed without Redis, so identity is not ready; reads still answer.
+    // Identity stays ready: only password sign-in needs Redis, and it fails closed (ADR 9).
     const report = await down.app.host.readiness.report();
-    expect(report.ready).toBe(false);
-    expect(report.checks.redis).toMatchObject({ status: "down" });
+    expect(report.ready).toBe(true);
+    expect(report.checks.redis).toMatchObject({ status: "down", critical: false });
 
     const kim = await signUp(down, "Kim");
     const lee = await signUp(down, "Lee");
@@ -97,5 +97,7 @@ describe("profile cache", () => {
       expect(unknown.code).toBe(Code.NotFound);
     });
     expect(requests).toEqual({ "profile:error": 4 });
+    const login = await connectErrorOf(down.auth.login(kim.account));
+    expect(login.code).toBe(Code.Unavailable);
   });
 });
