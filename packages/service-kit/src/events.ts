@@ -69,6 +69,8 @@ export class EventsKit {
             batchSize: options.settings.outboxBatchSize,
             pollIntervalMs: options.settings.outboxPollIntervalMs,
             retentionMs: options.settings.outboxRetentionMs,
+            // Trimming the outbox is the service's `outbox-retention` job (ServiceKit.events).
+            cleanupIntervalMs: Number.POSITIVE_INFINITY,
           });
   }
 

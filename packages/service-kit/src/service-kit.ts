@@ -7,7 +7,12 @@ import type {
   ServerSettings,
 } from "@kindred/config";
 import { Database, type MigrationList } from "@kindred/database";
-import { eventNamespace, type LiveSubscription } from "@kindred/events";
+import {
+  deleteOldInboxEntries,
+  deletePublishedOutboxRows,
+  eventNamespace,
+  type LiveSubscription,
+} from "@kindred/events";
 import { JobRunner } from "@kindred/jobs";
 import type { Logger } from "@kindred/logging";
 import { NatsClient } from "@kindred/nats";
@@ -26,6 +31,12 @@ import { migrateOnStart } from "./migrate-on-start.ts";
 import { followSessionRevocations, sessionRevoked } from "./session-revocations.ts";
 
 /**
+ * How long a consumer remembers an event it handled: longer than any stream keeps messages
+ * (7 days), so even a replay of a whole stream is recognized and skipped.
+ */
+const inboxRetentionMs = 8 * 86_400_000;
+
+/**
  * What each service's composition root uses to build its infrastructure the same way: every
  * client it creates gets its readiness check and its place in the stop order (reverse of
  * creation), and none of them waits for its dependency at start.
@@ -37,6 +48,8 @@ export class ServiceKit {
   readonly lifecycle: Lifecycle;
   readonly checks: HealthCheck[] = [];
   readonly #events: EventsKit[] = [];
+  // biome-ignore lint/suspicious/noExplicitAny: any service database
+  readonly #jobRunners = new Map<Database<any>, JobRunner>();
   /** Resolves when this service's schema is in place (at once when a deploy job migrates). */
   #schemaReady: Promise<void> = Promise.resolve();
 
@@ -134,6 +147,9 @@ export class ServiceKit {
    */
   // biome-ignore lint/suspicious/noExplicitAny: any service database
   jobs(db: Database<any>): JobRunner {
+    // One runner per database: `events()` schedules the backbone's retention jobs on it too.
+    const existing = this.#jobRunners.get(db);
+    if (existing !== undefined) return existing;
     const runner = new JobRunner({
       db,
       service: this.settings.name,
@@ -178,6 +194,7 @@ export class ServiceKit {
         return status;
       },
     });
+    this.#jobRunners.set(db, runner);
     return runner;
   }
 
@@ -254,6 +271,25 @@ export class ServiceKit {
       schemaReady: () => this.#schemaReady,
     });
     this.#events.push(events);
+    const jobs = this.jobs(options.db);
+    jobs.schedule({
+      name: "outbox-retention",
+      everyMs: 10 * 60_000,
+      run: async (signal) => ({
+        deleted: await deletePublishedOutboxRows(
+          options.db,
+          options.settings.outboxRetentionMs,
+          signal,
+        ),
+      }),
+    });
+    jobs.schedule({
+      name: "inbox-retention",
+      everyMs: 60 * 60_000,
+      run: async (signal) => ({
+        deleted: await deleteOldInboxEntries(options.db, inboxRetentionMs, signal),
+      }),
+    });
     return events;
   }
 

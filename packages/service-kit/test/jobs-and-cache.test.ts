@@ -1,4 +1,5 @@
 import { loadServiceConfig } from "@kindred/config";
+import { type EventTables, eventMigrations } from "@kindred/events";
 import { createTestDatabase, uniqueName, waitUntil } from "@kindred/testing";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
@@ -75,5 +76,41 @@ describe("ServiceKit jobs and cache", () => {
     }
     expect(lastRunWrote).toBe(true);
     expect(jobs.status()[0]).toMatchObject({ lastOutcome: "ok", running: false });
+  });
+  it("trims the outbox and inbox of a service on the event backbone as scheduled jobs", async () => {
+    await using db = await createTestDatabase("kit_retention");
+    const namespace = uniqueName("kit");
+    const config = loadServiceConfig(
+      { defaults: { name: "kit", port: 0, healthPort: 0 }, uses: { database: true, events: true } },
+      testServiceEnv({
+        database: { serverUrl: db.serverUrl, name: db.name },
+        extra: { EVENTS_NAMESPACE: namespace },
+      }),
+    );
+    const kit = new ServiceKit(config.server);
+    const database = kit.postgres<EventTables>(config.database, eventMigrations);
+    const nats = kit.nats(config.nats, { critical: false });
+    kit.events({ settings: config.events, database: config.database, db: database, nats });
+    const jobs = kit.jobs(database);
+    const host = kit.host();
+    await startReady(host);
+    try {
+      expect(
+        jobs
+          .status()
+          .map((j) => j.name)
+          .sort(),
+      ).toEqual(["inbox-retention", "outbox-retention"]);
+      await sql`insert into event_inbox (consumer, event_id, handled_at) values
+        ('c', '00000000-0000-4000-8000-000000000001', now() - interval '9 days'),
+        ('c', '00000000-0000-4000-8000-000000000002', now())`.execute(database.kysely);
+      expect(await jobs.runNow("inbox-retention")).toMatchObject({
+        outcome: "ok",
+        items: { deleted: 1 },
+      });
+      expect(await jobs.runNow("outbox-retention")).toMatchObject({ outcome: "ok" });
+    } finally {
+      await host.stop();
+    }
   });
 });
