@@ -12,7 +12,7 @@ import { type EventType, eventNamespace } from "@kindred/events";
 import { buildApp as buildIdentity } from "@kindred/identity/app";
 import { loadIdentityConfig } from "@kindred/identity/config";
 import { CircleService, Visibility } from "@kindred/proto/circles/v1";
-import { PostService } from "@kindred/proto/content/v1";
+import { EscalationStage, PostService, SosStatus, SupportService } from "@kindred/proto/content/v1";
 import { AuthService } from "@kindred/proto/identity/v1";
 import type { ServiceHost } from "@kindred/runtime";
 import {
@@ -64,8 +64,12 @@ beforeAll(async () => {
     buildCircles(loadCirclesConfig(testServiceEnv({ database: circlesDb, extra: auth }))).host,
   );
   disposables.unshift(circles);
+  // Short SOS timings so "nobody answered" happens within the test.
+  const sos = { SOS_ACK_TIMEOUT_SECONDS: "1", SOS_ESCALATION_CHECK_MS: "100" };
   const content = await startReady(
-    buildContent(loadContentConfig(testServiceEnv({ database: contentDb, extra: auth }))).host,
+    buildContent(
+      loadContentConfig(testServiceEnv({ database: contentDb, extra: { ...auth, ...sos } })),
+    ).host,
   );
   disposables.unshift(content);
   const upstreams: Record<string, string> = {
@@ -114,6 +118,7 @@ async function person(name: string) {
     id: user?.id ?? "",
     circles: createClient(CircleService, t),
     posts: createClient(PostService, t),
+    support: createClient(SupportService, t),
   };
 }
 
@@ -238,5 +243,60 @@ describe("circles and content through the gateway", () => {
       "the feed to drop the circle after leaving",
     );
     expect(second.post?.id).toBeDefined();
+  });
+  it("SOS: raised, acknowledged by a member, resolved; one left unanswered escalates stage by stage", async () => {
+    const raiser = await person("Raiser");
+    const friend = await person("Listener");
+    const { circle } = await raiser.circles.createCircle({
+      name: "Safe harbour",
+      description: "",
+      visibility: Visibility.OPEN,
+    });
+    const circleId = circle?.id ?? "";
+    await friend.circles.joinCircle({ circleId });
+
+    const { alert } = await raiser.support.raiseSos({ circleId, message: "I need someone now" });
+    expect(alert).toMatchObject({ circleId, raisedBy: raiser.id, status: SosStatus.RAISED });
+    const alertId = alert?.id ?? "";
+    expect((await friend.support.listActiveSos({})).alerts.map((a) => a.id)).toContain(alertId);
+    const acked = await friend.support.acknowledgeSos({ alertId });
+    expect(acked.alert?.status).toBe(SosStatus.ACKNOWLEDGED);
+    const resolved = await raiser.support.resolveSos({ alertId });
+    expect(resolved.alert?.status).toBe(SosStatus.RESOLVED);
+
+    const raised = await eventually(async () => {
+      const events = await eventsOf("CONTENT", contentEvents.sosRaised);
+      return events.find((e) => e.alertId === alertId);
+    }, "content.sos.raised.v1");
+    expect(raised).toMatchObject({ circleId, raisedBy: raiser.id, message: "I need someone now" });
+    const ack = await eventually(async () => {
+      const events = await eventsOf("CONTENT", contentEvents.sosAcknowledged);
+      return events.find((e) => e.alertId === alertId);
+    }, "content.sos.acknowledged.v1");
+    expect(ack?.acknowledgedBy).toBe(friend.id);
+    await eventually(async () => {
+      const events = await eventsOf("CONTENT", contentEvents.sosResolved);
+      return events.find((e) => e.alertId === alertId);
+    }, "content.sos.resolved.v1");
+
+    // Nobody answers the second one: it climbs one stage per timeout, each step an event.
+    const second = await raiser.support.raiseSos({ circleId });
+    const secondId = second.alert?.id ?? "";
+    const stages = await eventually(async () => {
+      const events = (await eventsOf("CONTENT", contentEvents.sosEscalated)).filter(
+        (e) => e.alertId === secondId,
+      );
+      return events.length >= 3 ? events.map((e) => e.stage) : undefined;
+    }, "three escalations of the unanswered alert");
+    expect(stages).toEqual([
+      EscalationStage.SECOND_WAVE,
+      EscalationStage.CIRCLE_MODERATORS,
+      EscalationStage.PLATFORM_ON_CALL,
+    ]);
+    const { alert: escalated } = await friend.support.getSos({ alertId: secondId });
+    expect(escalated).toMatchObject({
+      status: SosStatus.ESCALATED,
+      escalationStage: EscalationStage.PLATFORM_ON_CALL,
+    });
   });
 });
