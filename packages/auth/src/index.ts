@@ -21,5 +21,6 @@ export {
   allowedAlgorithms,
   clockToleranceSeconds,
   createAccessTokenVerifier,
+  defaultVerifiedTokenCacheSize,
   SessionRevokedError,
 } from "./verifier.ts";

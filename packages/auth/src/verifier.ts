@@ -3,8 +3,10 @@ import {
   createLocalJWKSet,
   createRemoteJWKSet,
   errors,
+  type FlattenedJWSInput,
   type JSONWebKeySet,
   type JWSAlgorithm,
+  type JWTHeaderParameters,
   type JWTPayload,
   type JWTVerifyGetKey,
   jwtVerify,
@@ -122,7 +124,15 @@ export interface AccessTokenVerifierOptions {
    * whose `sid` is listed is refused although its signature and claims are valid.
    */
   revocations?: RevocationList;
+  /**
+   * How many verified tokens to remember (`VerifiedTokens`), so a client's next call with the
+   * same token skips the signature check. Default 10,000; 0 verifies every call in full.
+   */
+  cacheSize?: number;
 }
+
+/** Verified tokens remembered by default: a few hundred bytes each, a few MB at most. */
+export const defaultVerifiedTokenCacheSize = 10_000;
 
 /** The cause of refusing a valid token of a revoked session (logged, never sent). */
 export class SessionRevokedError extends Error {
@@ -135,18 +145,76 @@ export class SessionRevokedError extends Error {
   }
 }
 
+/** A token that passed every check, and what it passed them with. */
+interface VerifiedToken {
+  principal: Principal;
+  /** Its `exp` in ms: the entry is never used from then on (no clock tolerance). */
+  expiresAtMs: number;
+  /** Its protected header, to ask the key set again which key it would be verified with. */
+  header: JWTHeaderParameters;
+  /** The key its signature was verified with. */
+  key: unknown;
+}
+
+/** A compact JWS has no unprotected header: key selection depends on the protected one alone. */
+const compactInput: FlattenedJWSInput = { payload: "", signature: "" };
+
+/**
+ * Tokens whose signature and claims were verified, by the exact token string, least recently
+ * used first; bounded. Only successes are added. An entry is reused only while its token has
+ * not expired and the key set still gives the key its signature was checked with — a rotated
+ * or removed key (the remote set refetched, as without the cache) ends the reuse at once.
+ */
+class VerifiedTokens {
+  readonly #entries = new Map<string, VerifiedToken>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** The entry of `token`, now the most recently used; `undefined` if none. */
+  get(token: string): VerifiedToken | undefined {
+    const entry = this.#entries.get(token);
+    if (entry !== undefined) {
+      this.#entries.delete(token);
+      this.#entries.set(token, entry);
+    }
+    return entry;
+  }
+
+  add(token: string, entry: VerifiedToken): void {
+    if (this.#max <= 0) return;
+    this.#entries.delete(token);
+    this.#entries.set(token, entry);
+    if (this.#entries.size > this.#max) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done !== true) this.#entries.delete(oldest.value);
+    }
+  }
+
+  delete(token: string): void {
+    this.#entries.delete(token);
+  }
+}
+
 /**
  * Verifies access tokens issued by identity: signature against the configured keys (remote
  * JWKS or inline), `iss`, `aud`, `exp` (required), `nbf`, a present `sub`, and — given a
  * revocation list — a `sid` that has not been revoked. Every service builds one at start and
  * verifies each call itself: the gateway is not the only gate.
+ *
+ * A token seen before skips the signature and claims checks (`VerifiedTokens`): they give the
+ * same answer for the same token string until it expires or the key set changes, and both are
+ * checked on every call, as is the revocation list. Failures are never remembered.
  */
 export function createAccessTokenVerifier(
   settings: AuthSettings,
   verifierOptions: AccessTokenVerifierOptions = {},
 ): AccessTokenVerifier {
-  const { revocations } = verifierOptions;
+  const { revocations, cacheSize = defaultVerifiedTokenCacheSize } = verifierOptions;
   const keys = keysFor(settings);
+  const verified = new VerifiedTokens(cacheSize);
   const options = {
     issuer: settings.issuer,
     audience: settings.audience,
@@ -154,22 +222,61 @@ export function createAccessTokenVerifier(
     clockTolerance: clockToleranceSeconds,
     requiredClaims: ["exp", "sub"],
   };
+
+  /** The principal of a remembered token that is still good, else `undefined` (verify it). */
+  async function remembered(token: string): Promise<Principal | undefined> {
+    const entry = verified.get(token);
+    if (entry === undefined) return undefined;
+    let key: unknown;
+    try {
+      // Expiry first: a remote set is not asked for keys on behalf of an expired token.
+      if (Date.now() < entry.expiresAtMs) key = await keys(entry.header, compactInput);
+    } catch {
+      // No key for it now (removed, or the keys cannot be fetched): the full check says which.
+    }
+    if (key !== undefined && key === entry.key) return entry.principal;
+    verified.delete(token);
+    return undefined;
+  }
+
+  async function verifyInFull(token: string): Promise<VerifiedToken> {
+    try {
+      const { payload, protectedHeader, key } = await jwtVerify(token, keys, options);
+      const principal = toPrincipal(payload);
+      return {
+        principal,
+        expiresAtMs: principal.expiresAt.getTime(),
+        header: protectedHeader,
+        key,
+      };
+    } catch (err) {
+      if (err instanceof JwksFetchFailed) {
+        throw new DependencyUnavailableError("jwks", { cause: err.cause });
+      }
+      throw new DomainError("unauthenticated", invalidTokenMessage, { cause: err });
+    }
+  }
+
+  /** A verified token's principal, unless its session has been revoked since. */
+  function admit(principal: Principal): Principal {
+    if (principal.sessionId !== undefined && revocations?.isRevoked(principal.sessionId)) {
+      throw new DomainError("unauthenticated", invalidTokenMessage, {
+        cause: new SessionRevokedError(principal.sessionId),
+      });
+    }
+    return principal;
+  }
+
   return {
     async verify(token) {
       if (token === "") throw new DomainError("unauthenticated", signInFirstMessage);
-      try {
-        const { payload } = await jwtVerify(token, keys, options);
-        const principal = toPrincipal(payload);
-        if (principal.sessionId !== undefined && revocations?.isRevoked(principal.sessionId)) {
-          throw new SessionRevokedError(principal.sessionId);
-        }
-        return principal;
-      } catch (err) {
-        if (err instanceof JwksFetchFailed) {
-          throw new DependencyUnavailableError("jwks", { cause: err.cause });
-        }
-        throw new DomainError("unauthenticated", invalidTokenMessage, { cause: err });
-      }
+      const known = await remembered(token);
+      if (known !== undefined) return admit(known);
+      const fresh = await verifyInFull(token);
+      const principal = admit(fresh.principal);
+      // Remembered only while it is valid: one that passed on the clock tolerance is not.
+      if (fresh.key !== undefined && Date.now() < fresh.expiresAtMs) verified.add(token, fresh);
+      return principal;
     },
   };
 }

@@ -1,7 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DependencyUnavailableError, DomainError } from "@kindred/errors";
-import { afterEach, describe, expect, it } from "vitest";
+import { errors } from "jose";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createAccessTokenVerifier, invalidTokenMessage } from "../src/index.ts";
 import { createTestSigner, type TestSigner } from "../src/testing.ts";
 
@@ -97,5 +98,32 @@ describe("a remote JWKS", () => {
     const verifier = createAccessTokenVerifier(remoteSettings(signer, url));
     await expect(verifier.verify("not.a.jwt")).rejects.toMatchObject({ code: "unauthenticated" });
     expect(state.requests).toBe(0);
+  });
+});
+
+describe("a remote JWKS and remembered tokens", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("stops accepting a remembered token once a refetched set no longer has its key", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const retired = await createTestSigner();
+    const current = await createTestSigner();
+    let served = retired.jwks;
+    const { state, url } = await serveJwks(() => ({ status: 200, json: served }));
+    const verifier = createAccessTokenVerifier(remoteSettings(retired, url));
+    const token = await retired.mint({ sub: "u", expiresInSeconds: 3_600 });
+    expect((await verifier.verify(token)).userId).toBe("u");
+
+    // Identity rotates its key; past the set's maximum age the verifier fetches it again.
+    served = current.jwks;
+    expect((await verifier.verify(token)).userId).toBe("u");
+    vi.setSystemTime(Date.now() + 11 * 60_000);
+    const err = await verifier.verify(token).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "unauthenticated", message: invalidTokenMessage });
+    expect((err as DomainError).cause).toBeInstanceOf(errors.JWKSNoMatchingKey);
+    expect(state.requests).toBe(2);
+    expect((await verifier.verify(await current.mint({ sub: "v" }))).userId).toBe("v");
   });
 });

@@ -184,6 +184,16 @@ const archived = () =>
   });
 
 /**
+ * Statement filter: `userId` is an active member of `circleId`, a circle content knows and that
+ * is not archived — what `requireMember(…, { write: true })` accepts, for a write that checks it
+ * in its own statement (CreatePost). When it fails, `requireMember` tells why, after its wait.
+ * The query is the function `may_write_in` (migration `20261126T1100_may_write_in`), whose plan
+ * PostgreSQL keeps per connection.
+ */
+export const mayWriteIn = (circleId: string, userId: string) =>
+  sql<SqlBool>`may_write_in(${circleId}, ${userId})`;
+
+/**
  * List filter: no block between `userId` and the user in column `other`, either way. Two
  * `not exists` so each side uses an index.
  */

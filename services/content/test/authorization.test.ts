@@ -254,13 +254,19 @@ describe("authorization, per method", () => {
       await h.unblock(users.author, users.circleModerator);
     }
 
-    // An author who left the circle can no longer read their post, but can still delete it.
+    // An author who left the circle can no longer post or read their post, but can still
+    // delete it.
     const leaver = newId();
     await circle.join(leaver);
     const own =
       (await h.client.createPost({ circleId: circle.id, body: "mine" }, await h.as(leaver))).post
         ?.id ?? "";
     await circle.leave(leaver);
+    expect(
+      await outcome(async () =>
+        h.client.createPost({ circleId: circle.id, body: "again" }, await h.as(leaver)),
+      ),
+    ).toBe("PermissionDenied");
     expect(await outcome(async () => h.client.getPost({ postId: own }, await h.as(leaver)))).toBe(
       "NotFound",
     );

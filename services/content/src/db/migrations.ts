@@ -168,4 +168,20 @@ export const migrations: MigrationList = {
         )`.execute(db);
     },
   },
+  "20261126T1100_may_write_in": {
+    async up(db: Kysely<unknown>) {
+      // CreatePost's membership rule (`mayWriteIn` in access.ts), checked inside its insert.
+      // PL/pgSQL keeps the plan of its query per connection: planning the join on every post
+      // cost PostgreSQL more than running it.
+      await sql`
+        create function may_write_in(in_circle uuid, by_user uuid) returns boolean
+        language plpgsql stable as $$
+        begin
+          return exists (
+            select 1 from circle_member m join circle_state c on c.circle_id = m.circle_id
+            where m.circle_id = in_circle and m.user_id = by_user and m.left_at is null
+              and c.archived_at is null);
+        end $$`.execute(db);
+    },
+  },
 };
