@@ -4,6 +4,7 @@ import type { Logger } from "@kindred/logging";
 import { correlationIdHeader, type RequestHandler, requestIdHeader } from "@kindred/runtime";
 import { checkBearer } from "./bearer-check.ts";
 import { type Forwarding, forwardingOf, hopByHop } from "./forwarding.ts";
+import { sendBody } from "./request-body.ts";
 
 export interface ProxyOptions {
   /** `kindred.identity.v1.AuthService` → `identity`. */
@@ -37,6 +38,9 @@ function connectError(
   });
   res.end(body);
 }
+
+/** Why an upstream exchange was cut: it outlived the caller's deadline. */
+const deadlinePassed = () => new DOMException("upstream deadline exceeded", "TimeoutError");
 
 /** The capped deadline in ms from `connect-timeout-ms` (Connect) or the default. */
 function deadlineOf(req: IncomingMessage, maxMs: number): number {
@@ -107,12 +111,12 @@ export function createProxy(options: ProxyOptions): RequestHandler {
     headers["x-forwarded-for"] = forwardedFor;
 
     const url = new URL(req.url ?? "/", base);
-    const upstream = request(url, {
-      method: req.method,
-      headers,
-      agent,
-      signal: AbortSignal.timeout(timeoutMs + 1_000),
-    });
+    const upstream = request(url, { method: req.method, headers, agent });
+    // The exchange ends by the deadline, plus a second for the answer to arrive. A timer that
+    // goes when the exchange does: an `AbortSignal.timeout` would stay armed (and fire) for
+    // the whole deadline after every call, and costs a stream listener besides.
+    const timer = setTimeout(() => upstream.destroy(deadlinePassed()), timeoutMs + 1_000);
+    upstream.once("close", () => clearTimeout(timer));
     upstream.on("response", (answer) => {
       const out: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(answer.headers)) {
@@ -123,7 +127,7 @@ export function createProxy(options: ProxyOptions): RequestHandler {
       answer.pipe(res);
     });
     upstream.on("error", (err) => {
-      const timedOut = err.name === "AbortError" || err.name === "TimeoutError";
+      const timedOut = err.name === "TimeoutError";
       options.logger.warn(
         { err, upstream: owner, requestId, correlationId, path },
         timedOut ? "upstream deadline exceeded" : "upstream unreachable",
@@ -135,6 +139,6 @@ export function createProxy(options: ProxyOptions): RequestHandler {
     res.on("close", () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    req.pipe(upstream);
+    sendBody(req, upstream);
   }
 }
