@@ -1,4 +1,4 @@
-import { writeBenchSection } from "@kindred/testing";
+import { markdownTable, textTable, writeBenchSection } from "@kindred/testing";
 import type { LatencyResult } from "./commit-latency.ts";
 import type { BenchConfig } from "./config.ts";
 import type { ConcurrentResult } from "./relay-throughput.ts";
@@ -168,27 +168,6 @@ function targetRows(r: BenchResults, s: Summary): string[][] {
       s.latencyMet ? "yes" : "no",
     ],
   ];
-}
-
-/** Aligned plain text, for stdout. */
-function textTable(head: string[], rows: string[][]): string {
-  const all = [head, ...rows];
-  const widths = head.map((_, i) => Math.max(...all.map((row) => (row[i] ?? "").length)));
-  const line = (row: string[]) =>
-    row
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
-      .join("   ");
-  return all.map(line).join("\n");
-}
-
-/** A Markdown table, padded the way Biome formats one. */
-function markdownTable(head: string[], rows: string[][]): string {
-  const all = [head, ...rows];
-  const widths = head.map((_, i) => Math.max(3, ...all.map((row) => (row[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(" | ")} |`;
-  const rule = `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`;
-  return [line(head), rule, ...rows.map(line)].join("\n");
 }
 
 const heads = {

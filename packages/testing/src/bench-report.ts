@@ -46,3 +46,24 @@ export async function writeBenchSection(file: URL, name: string, markdown: strin
   await writeFile(next, replaceBenchSection(document, name, markdown));
   await rename(next, file);
 }
+
+/** Aligned plain text, for stdout. */
+export function textTable(head: string[], rows: string[][]): string {
+  const all = [head, ...rows];
+  const widths = head.map((_, i) => Math.max(...all.map((row) => (row[i] ?? "").length)));
+  const line = (row: string[]) =>
+    row
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+      .join("   ");
+  return all.map(line).join("\n");
+}
+
+/** A Markdown table, padded the way Biome formats one. */
+export function markdownTable(head: string[], rows: string[][]): string {
+  const all = [head, ...rows];
+  const widths = head.map((_, i) => Math.max(3, ...all.map((row) => (row[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  const rule = `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`;
+  return [line(head), rule, ...rows.map(line)].join("\n");
+}

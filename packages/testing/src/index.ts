@@ -1,6 +1,8 @@
 export {
   benchReportHeader,
+  markdownTable,
   replaceBenchSection,
+  textTable,
   writeBenchSection,
 } from "./bench-report.ts";
 export { createTestDatabase, databaseUrlFor, type TestDatabase } from "./database.ts";

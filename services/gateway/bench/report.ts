@@ -1,3 +1,4 @@
+import { markdownTable, textTable } from "@kindred/testing";
 import type { BenchConfig } from "./config.ts";
 import type { NoCache } from "./feed.ts";
 import type { Run } from "./runs.ts";
@@ -255,27 +256,6 @@ const heads = {
   ],
   targets: ["Target", "Reached", "Met"],
 };
-
-/** Aligned plain text, for stdout. */
-function textTable(head: string[], rows: string[][]): string {
-  const all = [head, ...rows];
-  const widths = head.map((_, i) => Math.max(...all.map((row) => (row[i] ?? "").length)));
-  const line = (row: string[]) =>
-    row
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
-      .join("   ");
-  return all.map(line).join("\n");
-}
-
-/** A Markdown table, padded the way Biome formats one. */
-function markdownTable(head: string[], rows: string[][]): string {
-  const all = [head, ...rows];
-  const widths = head.map((_, i) => Math.max(3, ...all.map((row) => (row[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(" | ")} |`;
-  const rule = `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`;
-  return [line(head), rule, ...rows.map(line)].join("\n");
-}
 
 export function renderText(r: ApiResults): string {
   const s = summarizeAll(r);
