@@ -3,9 +3,11 @@ import { defineEvent } from "@kindred/events";
 import {
   PostCreatedSchema,
   PostRemovedSchema,
+  PostRestoredSchema,
   PostUpdatedSchema,
   ResponseCreatedSchema,
   ResponseRemovedSchema,
+  ResponseRestoredSchema,
   SosAcknowledgedSchema,
   SosEscalatedSchema,
   SosRaisedSchema,
@@ -19,9 +21,11 @@ export const contentEvents = {
   postCreated: defineEvent(PostCreatedSchema, "content.post.created.v1"),
   postUpdated: defineEvent(PostUpdatedSchema, "content.post.updated.v1"),
   postRemoved: defineEvent(PostRemovedSchema, "content.post.removed.v1"),
+  postRestored: defineEvent(PostRestoredSchema, "content.post.restored.v1"),
   // A post's responses are in one chain with the post's own events (aggregate: the post).
   responseCreated: defineEvent(ResponseCreatedSchema, "content.response.created.v1", ofPost),
   responseRemoved: defineEvent(ResponseRemovedSchema, "content.response.removed.v1", ofPost),
+  responseRestored: defineEvent(ResponseRestoredSchema, "content.response.restored.v1", ofPost),
   sosRaised: defineEvent(SosRaisedSchema, "content.sos.raised.v1"),
   sosAcknowledged: defineEvent(SosAcknowledgedSchema, "content.sos.acknowledged.v1"),
   sosEscalated: defineEvent(SosEscalatedSchema, "content.sos.escalated.v1"),

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kindred/content/events/v1/post_events.proto.
  */
 export const file_kindred_content_events_v1_post_events: GenFile = /*@__PURE__*/
-  fileDesc("CitraW5kcmVkL2NvbnRlbnQvZXZlbnRzL3YxL3Bvc3RfZXZlbnRzLnByb3RvEhlraW5kcmVkLmNvbnRlbnQuZXZlbnRzLnYxIokCCgtQb3N0Q3JlYXRlZBIPCgdwb3N0X2lkGAEgASgJEhEKCWNpcmNsZV9pZBgCIAEoCRIRCglhdXRob3JfaWQYAyABKAkSDAoEYm9keRgEIAEoCRIcCg9jb250ZW50X3dhcm5pbmcYBSABKAlIAIgBARIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgBiAEBEg8KB3ZlcnNpb24YCCABKANCEgoQX2NvbnRlbnRfd2FybmluZ0INCgtfZXhwaXJlc19hdCLFAQoLUG9zdFVwZGF0ZWQSDwoHcG9zdF9pZBgBIAEoCRIRCgljaXJjbGVfaWQYAiABKAkSEQoJYXV0aG9yX2lkGAMgASgJEgwKBGJvZHkYBCABKAkSHAoPY29udGVudF93YXJuaW5nGAUgASgJSACIAQESLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoA0ISChBfY29udGVudF93YXJuaW5nItMBCgtQb3N0UmVtb3ZlZBIPCgdwb3N0X2lkGAEgASgJEhEKCWNpcmNsZV9pZBgCIAEoCRIRCglhdXRob3JfaWQYAyABKAkSEgoKcmVtb3ZlZF9ieRgEIAEoCRI4CgZyZWFzb24YBSABKA4yKC5raW5kcmVkLmNvbnRlbnQuZXZlbnRzLnYxLlJlbW92YWxSZWFzb24SLgoKcmVtb3ZlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoAyKzAQoPUmVzcG9uc2VDcmVhdGVkEhMKC3Jlc3BvbnNlX2lkGAEgASgJEg8KB3Bvc3RfaWQYAiABKAkSEQoJY2lyY2xlX2lkGAMgASgJEhYKDnBvc3RfYXV0aG9yX2lkGAQgASgJEhEKCWF1dGhvcl9pZBgFIAEoCRIMCgRib2R5GAYgASgJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItsBCg9SZXNwb25zZVJlbW92ZWQSEwoLcmVzcG9uc2VfaWQYASABKAkSDwoHcG9zdF9pZBgCIAEoCRIRCgljaXJjbGVfaWQYAyABKAkSEQoJYXV0aG9yX2lkGAQgASgJEhIKCnJlbW92ZWRfYnkYBSABKAkSOAoGcmVhc29uGAYgASgOMigua2luZHJlZC5jb250ZW50LmV2ZW50cy52MS5SZW1vdmFsUmVhc29uEi4KCnJlbW92ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKrIBCg1SZW1vdmFsUmVhc29uEh4KGlJFTU9WQUxfUkVBU09OX1VOU1BFQ0lGSUVEEAASGQoVUkVNT1ZBTF9SRUFTT05fQVVUSE9SEAESIwofUkVNT1ZBTF9SRUFTT05fQ0lSQ0xFX01PREVSQVRPUhACEh0KGVJFTU9WQUxfUkVBU09OX01PREVSQVRJT04QAxIiCh5SRU1PVkFMX1JFQVNPTl9BQ0NPVU5UX0RFTEVURUQQBGIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CitraW5kcmVkL2NvbnRlbnQvZXZlbnRzL3YxL3Bvc3RfZXZlbnRzLnByb3RvEhlraW5kcmVkLmNvbnRlbnQuZXZlbnRzLnYxIokCCgtQb3N0Q3JlYXRlZBIPCgdwb3N0X2lkGAEgASgJEhEKCWNpcmNsZV9pZBgCIAEoCRIRCglhdXRob3JfaWQYAyABKAkSDAoEYm9keRgEIAEoCRIcCg9jb250ZW50X3dhcm5pbmcYBSABKAlIAIgBARIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgBiAEBEg8KB3ZlcnNpb24YCCABKANCEgoQX2NvbnRlbnRfd2FybmluZ0INCgtfZXhwaXJlc19hdCLFAQoLUG9zdFVwZGF0ZWQSDwoHcG9zdF9pZBgBIAEoCRIRCgljaXJjbGVfaWQYAiABKAkSEQoJYXV0aG9yX2lkGAMgASgJEgwKBGJvZHkYBCABKAkSHAoPY29udGVudF93YXJuaW5nGAUgASgJSACIAQESLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoA0ISChBfY29udGVudF93YXJuaW5nItMBCgtQb3N0UmVtb3ZlZBIPCgdwb3N0X2lkGAEgASgJEhEKCWNpcmNsZV9pZBgCIAEoCRIRCglhdXRob3JfaWQYAyABKAkSEgoKcmVtb3ZlZF9ieRgEIAEoCRI4CgZyZWFzb24YBSABKA4yKC5raW5kcmVkLmNvbnRlbnQuZXZlbnRzLnYxLlJlbW92YWxSZWFzb24SLgoKcmVtb3ZlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgHIAEoAyKzAQoPUmVzcG9uc2VDcmVhdGVkEhMKC3Jlc3BvbnNlX2lkGAEgASgJEg8KB3Bvc3RfaWQYAiABKAkSEQoJY2lyY2xlX2lkGAMgASgJEhYKDnBvc3RfYXV0aG9yX2lkGAQgASgJEhEKCWF1dGhvcl9pZBgFIAEoCRIMCgRib2R5GAYgASgJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItsBCg9SZXNwb25zZVJlbW92ZWQSEwoLcmVzcG9uc2VfaWQYASABKAkSDwoHcG9zdF9pZBgCIAEoCRIRCgljaXJjbGVfaWQYAyABKAkSEQoJYXV0aG9yX2lkGAQgASgJEhIKCnJlbW92ZWRfYnkYBSABKAkSOAoGcmVhc29uGAYgASgOMigua2luZHJlZC5jb250ZW50LmV2ZW50cy52MS5SZW1vdmFsUmVhc29uEi4KCnJlbW92ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpgBCgxQb3N0UmVzdG9yZWQSDwoHcG9zdF9pZBgBIAEoCRIRCgljaXJjbGVfaWQYAiABKAkSEQoJYXV0aG9yX2lkGAMgASgJEg8KB2Nhc2VfaWQYBCABKAkSLwoLcmVzdG9yZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YBiABKAMioAEKEFJlc3BvbnNlUmVzdG9yZWQSEwoLcmVzcG9uc2VfaWQYASABKAkSDwoHcG9zdF9pZBgCIAEoCRIRCgljaXJjbGVfaWQYAyABKAkSEQoJYXV0aG9yX2lkGAQgASgJEg8KB2Nhc2VfaWQYBSABKAkSLwoLcmVzdG9yZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKtYBCg1SZW1vdmFsUmVhc29uEh4KGlJFTU9WQUxfUkVBU09OX1VOU1BFQ0lGSUVEEAASGQoVUkVNT1ZBTF9SRUFTT05fQVVUSE9SEAESIwofUkVNT1ZBTF9SRUFTT05fQ0lSQ0xFX01PREVSQVRPUhACEh0KGVJFTU9WQUxfUkVBU09OX01PREVSQVRJT04QAxIiCh5SRU1PVkFMX1JFQVNPTl9BQ0NPVU5UX0RFTEVURUQQBBIiCh5SRU1PVkFMX1JFQVNPTl9IRUxEX0ZPUl9SRVZJRVcQBWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A post was created in a circle. Subject `content.post.created.v1`, stream CONTENT, aggregate
@@ -342,6 +342,120 @@ export const ResponseRemovedSchema: GenMessage<ResponseRemoved> = /*@__PURE__*/
   messageDesc(file_kindred_content_events_v1_post_events, 4);
 
 /**
+ * A post hidden for review, or removed by a moderation decision that an appeal overturned, is
+ * visible again. Subject `content.post.restored.v1`, stream CONTENT, aggregate the post.
+ *
+ * @generated from message kindred.content.events.v1.PostRestored
+ */
+export type PostRestored = Message<"kindred.content.events.v1.PostRestored"> & {
+  /**
+   * Id of the post (UUID).
+   *
+   * @generated from field: string post_id = 1;
+   */
+  postId: string;
+
+  /**
+   * Id of its circle (UUID).
+   *
+   * @generated from field: string circle_id = 2;
+   */
+  circleId: string;
+
+  /**
+   * Id of the author (UUID).
+   *
+   * @generated from field: string author_id = 3;
+   */
+  authorId: string;
+
+  /**
+   * Id of the moderation case that restored it (UUID).
+   *
+   * @generated from field: string case_id = 4;
+   */
+  caseId: string;
+
+  /**
+   * When.
+   *
+   * @generated from field: google.protobuf.Timestamp restored_at = 5;
+   */
+  restoredAt?: Timestamp | undefined;
+
+  /**
+   * Version of the post after this change.
+   *
+   * @generated from field: int64 version = 6;
+   */
+  version: bigint;
+};
+
+/**
+ * Describes the message kindred.content.events.v1.PostRestored.
+ * Use `create(PostRestoredSchema)` to create a new message.
+ */
+export const PostRestoredSchema: GenMessage<PostRestored> = /*@__PURE__*/
+  messageDesc(file_kindred_content_events_v1_post_events, 5);
+
+/**
+ * A response hidden for review, or removed by a moderation decision that an appeal overturned,
+ * is visible again. Subject `content.response.restored.v1`, stream CONTENT, aggregate the post.
+ *
+ * @generated from message kindred.content.events.v1.ResponseRestored
+ */
+export type ResponseRestored = Message<"kindred.content.events.v1.ResponseRestored"> & {
+  /**
+   * Id of the response (UUID).
+   *
+   * @generated from field: string response_id = 1;
+   */
+  responseId: string;
+
+  /**
+   * Id of the post (UUID).
+   *
+   * @generated from field: string post_id = 2;
+   */
+  postId: string;
+
+  /**
+   * Id of the post's circle (UUID).
+   *
+   * @generated from field: string circle_id = 3;
+   */
+  circleId: string;
+
+  /**
+   * Id of the responder (UUID).
+   *
+   * @generated from field: string author_id = 4;
+   */
+  authorId: string;
+
+  /**
+   * Id of the moderation case that restored it (UUID).
+   *
+   * @generated from field: string case_id = 5;
+   */
+  caseId: string;
+
+  /**
+   * When.
+   *
+   * @generated from field: google.protobuf.Timestamp restored_at = 6;
+   */
+  restoredAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kindred.content.events.v1.ResponseRestored.
+ * Use `create(ResponseRestoredSchema)` to create a new message.
+ */
+export const ResponseRestoredSchema: GenMessage<ResponseRestored> = /*@__PURE__*/
+  messageDesc(file_kindred_content_events_v1_post_events, 6);
+
+/**
  * Why a post or response was removed.
  *
  * @generated from enum kindred.content.events.v1.RemovalReason
@@ -381,6 +495,14 @@ export enum RemovalReason {
    * @generated from enum value: REMOVAL_REASON_ACCOUNT_DELETED = 4;
    */
   ACCOUNT_DELETED = 4,
+
+  /**
+   * The moderation pipeline hid it until a moderator reviews its case; it may come back
+   * (content.post.restored.v1, content.response.restored.v1).
+   *
+   * @generated from enum value: REMOVAL_REASON_HELD_FOR_REVIEW = 5;
+   */
+  HELD_FOR_REVIEW = 5,
 }
 
 /**
