@@ -31,7 +31,7 @@ export interface ReceivedEvent<Desc extends DescMessage> {
 export type HandlerTransaction = Transaction<any>;
 
 export interface ConsumerSpec<Desc extends DescMessage> {
-  /** Durable consumer name, unique per consuming service and purpose: `moderation-post-scan`. */
+  /** Durable consumer name, unique per consuming service and purpose: `moderation-post-created`. */
   name: string;
   /** The producer's stream. */
   stream: string;

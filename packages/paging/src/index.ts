@@ -1,2 +1,3 @@
+export { decodeKeyPosition, encodeKeyPosition, type KeyPosition } from "./key-positions.ts";
 export { type PageOf, type PageSizeLimits, pageOf, pageSizeOf } from "./page.ts";
 export { type KeysetPosition, PageTokens } from "./page-tokens.ts";

@@ -1,7 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { DomainError } from "@kindred/errors";
 import { describe, expect, it } from "vitest";
-import { PageTokens, pageOf, pageSizeOf } from "../src/index.ts";
+import {
+  decodeKeyPosition,
+  encodeKeyPosition,
+  PageTokens,
+  pageOf,
+  pageSizeOf,
+} from "../src/index.ts";
 
 describe("PageTokens", () => {
   const tokens = new PageTokens(randomBytes(32));
@@ -61,5 +67,24 @@ describe("page sizes and pages", () => {
     expect(pageOf([1, 2, 3], 2)).toEqual({ rows: [1, 2], last: 2 });
     expect(pageOf([1, 2], 2)).toEqual({ rows: [1, 2], last: undefined });
     expect(pageOf([], 2)).toEqual({ rows: [], last: undefined });
+  });
+});
+
+describe("key positions", () => {
+  const tokens = new PageTokens(randomBytes(32));
+
+  it("round-trip several numeric keys and an id", () => {
+    const position = { keys: [4, 1764147600123], id: "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b10" };
+    const token = encodeKeyPosition(tokens, position, "ListQueue:u");
+    expect(decodeKeyPosition(tokens, token, "ListQueue:u", 2)).toEqual(position);
+    expect(encodeKeyPosition(tokens, undefined, "ListQueue:u")).toBe("");
+    expect(decodeKeyPosition(tokens, "", "ListQueue:u", 2)).toBeUndefined();
+  });
+
+  it("refuse a token with another number of keys or a malformed id", () => {
+    const token = tokens.encode({ at: "4", id: "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b10" }, "s");
+    expect(() => decodeKeyPosition(tokens, token, "s", 2)).toThrow(/page_token/);
+    const badId = tokens.encode({ at: "4|5", id: "not-a-uuid" }, "s");
+    expect(() => decodeKeyPosition(tokens, badId, "s", 2)).toThrow(/page_token/);
   });
 });

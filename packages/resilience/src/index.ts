@@ -1,4 +1,5 @@
 export { abandonOnAbort } from "./abandon-on-abort.ts";
+export { abortableDelay } from "./abortable-delay.ts";
 export { backoffDelay } from "./backoff.ts";
 export { HealthCheckError, rootCauseMessage } from "./health-check-error.ts";
 export type { Logger } from "./logger.ts";

@@ -62,6 +62,14 @@ export class ServiceKit {
     this.lifecycle.use("tracing", base.tracing);
   }
 
+  /**
+   * Resolves when this service's schema is in place: after the migrations run at start, or at
+   * once when a deploy job migrates. Background work that needs the tables waits for it.
+   */
+  get schemaReady(): Promise<void> {
+    return this.#schemaReady;
+  }
+
   /** This service's own database, migrated at start when the settings say so. */
   postgres<DB>(settings: DatabaseSettings, migrations: MigrationList): Database<DB> {
     const db = this.lifecycle.use(

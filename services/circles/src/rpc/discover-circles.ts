@@ -1,8 +1,7 @@
-import { pageOf, pageSizeOf } from "@kindred/paging";
+import { decodeKeyPosition, encodeKeyPosition, pageOf, pageSizeOf } from "@kindred/paging";
 import { sql } from "kysely";
 import { callerOf } from "../access.ts";
 import type { CirclesDeps, Method } from "../deps.ts";
-import { decodePosition, encodePosition } from "../keyset.ts";
 import { toCircle } from "../mapping.ts";
 import { likePattern } from "../text.ts";
 
@@ -18,7 +17,7 @@ export function discoverCircles({ db, pageTokens }: CirclesDeps): Method<"discov
     const size = pageSizeOf(req.pageSize);
     const text = req.query.normalize("NFC").trim().toLowerCase();
     const scope = `DiscoverCircles:${caller.userId}:${text}`;
-    const after = decodePosition(pageTokens, req.pageToken, scope, 2);
+    const after = decodeKeyPosition(pageTokens, req.pageToken, scope, 2);
     const rank =
       text === ""
         ? sql<number>`0`
@@ -54,7 +53,7 @@ export function discoverCircles({ db, pageTokens }: CirclesDeps): Method<"discov
     const { rows: page, last } = pageOf(rows, size);
     return {
       circles: page.map(toCircle),
-      nextPageToken: encodePosition(
+      nextPageToken: encodeKeyPosition(
         pageTokens,
         last && { keys: [Number(last.match_rank), last.created_at.getTime()], id: last.id },
         scope,

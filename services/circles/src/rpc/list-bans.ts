@@ -1,7 +1,6 @@
-import { pageOf, pageSizeOf } from "@kindred/paging";
+import { decodeKeyPosition, encodeKeyPosition, pageOf, pageSizeOf } from "@kindred/paging";
 import { callerOf, requireManager, visibleCircle } from "../access.ts";
 import type { CirclesDeps, Method } from "../deps.ts";
-import { decodePosition, encodePosition } from "../keyset.ts";
 import { toBan } from "../mapping.ts";
 
 /** A circle's active bans, most recent first: for its owners, moderators and platform staff. */
@@ -12,7 +11,7 @@ export function listBans({ db, pageTokens, now }: CirclesDeps): Method<"listBans
     requireManager(s, "see its bans");
     const size = pageSizeOf(req.pageSize);
     const scope = `ListBans:${caller.userId}:${s.circle.id}`;
-    const after = decodePosition(pageTokens, req.pageToken, scope, 1);
+    const after = decodeKeyPosition(pageTokens, req.pageToken, scope, 1);
     const at = now();
     let query = db.kysely
       .selectFrom("circle_ban")
@@ -33,7 +32,7 @@ export function listBans({ db, pageTokens, now }: CirclesDeps): Method<"listBans
     const { rows: page, last } = pageOf(rows, size);
     return {
       bans: page.map(toBan),
-      nextPageToken: encodePosition(
+      nextPageToken: encodeKeyPosition(
         pageTokens,
         last && { keys: [last.created_at.getTime()], id: last.user_id },
         scope,

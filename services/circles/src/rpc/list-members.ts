@@ -1,7 +1,6 @@
-import { pageOf, pageSizeOf } from "@kindred/paging";
+import { decodeKeyPosition, encodeKeyPosition, pageOf, pageSizeOf } from "@kindred/paging";
 import { callerOf, requireMember, visibleCircle } from "../access.ts";
 import type { CirclesDeps, Method } from "../deps.ts";
-import { decodePosition, encodePosition } from "../keyset.ts";
 import { toMember } from "../mapping.ts";
 
 /** A circle's members, for its members and platform staff: owners, moderators, then members, each by join time. */
@@ -12,7 +11,7 @@ export function listMembers({ db, pageTokens }: CirclesDeps): Method<"listMember
     requireMember(s, "see its members");
     const size = pageSizeOf(req.pageSize);
     const scope = `ListMembers:${caller.userId}:${s.circle.id}`;
-    const after = decodePosition(pageTokens, req.pageToken, scope, 2);
+    const after = decodeKeyPosition(pageTokens, req.pageToken, scope, 2);
     let query = db.kysely
       .selectFrom("circle_member")
       .selectAll()
@@ -36,7 +35,7 @@ export function listMembers({ db, pageTokens }: CirclesDeps): Method<"listMember
     const { rows: page, last } = pageOf(rows, size);
     return {
       members: page.map(toMember),
-      nextPageToken: encodePosition(
+      nextPageToken: encodeKeyPosition(
         pageTokens,
         last && { keys: [last.role_rank, last.joined_at.getTime()], id: last.user_id },
         scope,

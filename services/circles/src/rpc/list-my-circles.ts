@@ -1,7 +1,6 @@
-import { pageOf, pageSizeOf } from "@kindred/paging";
+import { decodeKeyPosition, encodeKeyPosition, pageOf, pageSizeOf } from "@kindred/paging";
 import { callerOf } from "../access.ts";
 import type { CirclesDeps, Method } from "../deps.ts";
-import { decodePosition, encodePosition } from "../keyset.ts";
 import { type CircleRow, toCircle } from "../mapping.ts";
 
 /**
@@ -15,7 +14,7 @@ export function listMyCircles({ db, pageTokens, cache }: CirclesDeps): Method<"l
     const size = pageSizeOf(req.pageSize);
     const scope = `ListMyCircles:${caller.userId}`;
     // Checked on every read: a token is only good for its own user's list.
-    const after = decodePosition(pageTokens, req.pageToken, scope, 1);
+    const after = decodeKeyPosition(pageTokens, req.pageToken, scope, 1);
     const position = after === undefined ? "first" : `${after.keys.join("|")}:${after.id}`;
     const page = await cache.memberships(caller.userId, `${size}:${position}`, async () => {
       let query = db.kysely
@@ -53,7 +52,7 @@ export function listMyCircles({ db, pageTokens, cache }: CirclesDeps): Method<"l
     const nextPosition = next === null ? undefined : { keys: [next.joinedAt], id: next.circleId };
     return {
       circles: circles.map(toCircle),
-      nextPageToken: encodePosition(pageTokens, nextPosition, scope),
+      nextPageToken: encodeKeyPosition(pageTokens, nextPosition, scope),
     };
   };
 }

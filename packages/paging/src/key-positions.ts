@@ -1,12 +1,12 @@
 import { DomainError } from "@kindred/errors";
-import type { PageTokens } from "@kindred/paging";
+import type { PageTokens } from "./page-tokens.ts";
 
 /**
- * Keyset positions of several sort keys (a rank, a time in ms) and the id tie-breaker. The keys
- * travel as text in the signed token's `at` (`"1|1764147600123"`); their format is checked again
- * on the way back in, although the signature already vouches for them.
+ * Keyset positions of several numeric sort keys (a rank, a time in ms) and the id tie-breaker.
+ * The keys travel as text in the signed token's `at` (`"1|1764147600123"`); their format is
+ * checked again on the way back in, although the signature already vouches for them.
  */
-export interface Position {
+export interface KeyPosition {
   keys: number[];
   id: string;
 }
@@ -18,12 +18,13 @@ const forged = () =>
     reason: "INVALID_PAGE_TOKEN",
   });
 
-export function decodePosition(
+/** The position a request's page token names (`undefined` for the first page). */
+export function decodeKeyPosition(
   tokens: PageTokens,
   token: string,
   scope: string,
   keyCount: number,
-): Position | undefined {
+): KeyPosition | undefined {
   const position = tokens.decode(token, scope);
   if (position === undefined) return undefined;
   if (typeof position.at !== "string" || !uuidPattern.test(position.id)) throw forged();
@@ -33,9 +34,9 @@ export function decodePosition(
 }
 
 /** The next page's token: empty when `last` is undefined (no more rows). */
-export function encodePosition(
+export function encodeKeyPosition(
   tokens: PageTokens,
-  last: Position | undefined,
+  last: KeyPosition | undefined,
   scope: string,
 ): string {
   return last === undefined ? "" : tokens.encode({ at: last.keys.join("|"), id: last.id }, scope);
