@@ -67,7 +67,7 @@ describe("moderation operator commands", () => {
       }),
     );
     await storeDeadLetter(setup.events.database, {
-      consumer: "moderation-post-scan",
+      consumer: "moderation-post-created",
       eventId: id,
       subject: event.subject,
       headers,
@@ -80,7 +80,7 @@ describe("moderation operator commands", () => {
     const listed = await run(() => commands["dead-letters"](config, ["list"]));
     expect(listed).toMatchObject([
       {
-        consumer: "moderation-post-scan",
+        consumer: "moderation-post-created",
         eventId: id,
         type: "content.post.created",
         attempts: 5,
