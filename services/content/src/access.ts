@@ -9,8 +9,12 @@ import type { CircleRoleName, ContentDatabase, RemovalReasonName } from "./db/sc
  *
  * - **See** a post (GetPost, lists, ListResponses): an active member of its circle, with no
  *   block between the caller and its author in either direction; the post is neither removed
- *   nor expired. A response also needs no block with its own author. Anything else is
- *   `not_found`: the caller learns nothing about content it may not see.
+ *   nor expired, nor hidden for review by moderation unless the caller wrote it (ADR 15). A
+ *   response also needs no block with its own author, and is hidden for review the same way.
+ *   Anything else is `not_found`: the caller learns nothing about content it may not see.
+ * - Content hidden for review takes no edits and no responses, not even from its author
+ *   (`failed_precondition`, `UNDER_REVIEW`): what moderators review stays what was hidden, and
+ *   no new event about it reaches the circle. Its author may still remove it.
  * - **Write** (CreatePost, RespondToPost, UpdatePost): whoever may see it (for CreatePost, an
  *   active member), in a circle that is not archived (`failed_precondition`). UpdatePost is for
  *   the author only (`permission_denied` for other members).
@@ -206,3 +210,22 @@ export const noBlockBetween = (userId: string, other: string) => sql<SqlBool>`(
 /** List and point-read filter: the post (table alias `post`) is neither removed nor expired. */
 export const livePost = sql<SqlBool>`(post.deleted_at is null
   and (post.expires_at is null or post.expires_at > now()))`;
+
+/**
+ * Read filter: the post (table alias `post`) is not hidden for review, or `viewerId` wrote it:
+ * content hidden by moderation's pipeline is shown to its author only (ADR 15).
+ */
+export const postShownTo = (viewerId: string) =>
+  sql<SqlBool>`(post.hidden_by_case is null or post.author_id = ${viewerId})`;
+
+/** `postShownTo` for a response (table alias `response`). */
+export const responseShownTo = (viewerId: string) =>
+  sql<SqlBool>`(response.hidden_by_case is null or response.author_id = ${viewerId})`;
+
+/** The refusal of an edit or a response to content hidden for review (ADR 15). */
+export const underReview = (what: string) =>
+  new DomainError(
+    "failed_precondition",
+    `this ${what} is being reviewed by moderators and cannot change until they decide`,
+    { reason: "UNDER_REVIEW" },
+  );

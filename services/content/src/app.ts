@@ -21,6 +21,13 @@ import {
   circleCreatedConsumer,
   circleUpdatedConsumer,
 } from "./consumers/circle-state.ts";
+import {
+  caseOpenedConsumer,
+  contentHiddenConsumer,
+  decisionMadeConsumer,
+  decisionReversedConsumer,
+  evidenceReleasedConsumer,
+} from "./consumers/moderation-cases.ts";
 import { sosRestrictionConsumer } from "./consumers/sos-restrictions.ts";
 import { userDeletedConsumer } from "./consumers/user-deleted.ts";
 import { migrations } from "./db/migrations.ts";
@@ -74,6 +81,13 @@ export function buildApp(config: ContentConfig, overrides: ContentOverrides = {}
   events.consume(userUnblockedConsumer(projection));
   events.consume(userDeletedConsumer({ outbox: events.outbox, feedCache }));
   events.consume(sosRestrictionConsumer);
+  // Moderation's cases about posts and responses (ADR 15): holds, hiding, removal, restore.
+  const moderation = { outbox: events.outbox, feedCache };
+  events.consume(caseOpenedConsumer(moderation));
+  events.consume(contentHiddenConsumer(moderation));
+  events.consume(decisionMadeConsumer(moderation));
+  events.consume(decisionReversedConsumer(moderation));
+  events.consume(evidenceReleasedConsumer(moderation));
 
   const jobs = kit.jobs(db);
   jobs.schedule({

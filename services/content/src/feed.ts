@@ -1,6 +1,6 @@
 import { pageOf, pageSizeOf } from "@kindred/paging";
 import { type SqlBool, sql } from "kysely";
-import { livePost, noBlockBetween } from "./access.ts";
+import { livePost, noBlockBetween, postShownTo } from "./access.ts";
 import type { PostDeps } from "./deps.ts";
 import type { FeedPage } from "./feed-cache.ts";
 import { cursorAt, decodePosition, encodePosition, olderThan, type Position } from "./keyset.ts";
@@ -8,8 +8,9 @@ import { toPost } from "./rpc/post-mapping.ts";
 
 /**
  * One page of live posts from the circles `viewerId` is an active member of (or from one of
- * them), newest first by `(created_at, id)`: never removed or expired posts, never posts of a
- * user the viewer blocked or who blocked the viewer. The page token is bound to `method`, the
+ * them), newest first by `(created_at, id)`: never removed or expired posts, never posts hidden
+ * for review unless the viewer wrote them, never posts of a user the viewer blocked or who
+ * blocked the viewer. The page token is bound to `method`, the
  * viewer and the circle filter; a circle filter needs an active membership (`AccessRules`).
  * Pages come from the feed cache when it has them (`FeedCache`); the checks above never do.
  */
@@ -80,6 +81,7 @@ async function loadPage(
           .select(cursorAt("post.created_at").as("cursor_at"))
           .whereRef("post.circle_id", "=", "m.circle_id")
           .where(livePost)
+          .where(postShownTo(viewerId))
           .where(noBlockBetween(viewerId, "post.author_id"))
           .where(
             after === undefined

@@ -33,12 +33,13 @@ const responseHeld = sql<SqlBool>`exists (select 1 from evidence_hold h
 
 /**
  * Hard-deletes what no read shows any more: posts expired or removed more than `graceSeconds`
- * before `now` (with all their responses), and responses removed that long ago. Content under
- * evidence hold is kept, and so is a post any of whose responses is held (deleting it would
- * take the response with it). Safe to run on several replicas at once (`skip locked`), though
- * the job runner runs one.
+ * before `now` (with all their responses), and responses removed that long ago, with what
+ * content knew of their moderation cases (`moderation_case`). Content under evidence hold is
+ * kept, and so is a post any of whose responses is held (deleting it would take the response
+ * with it). Safe to run on several replicas at once (`skip locked`), though the job runner runs
+ * one.
  *
- * Contract with whoever writes `evidence_hold` (moderation's consumer, issue 6): lock the held
+ * Contract with whoever writes `evidence_hold` (`applyCaseEvent`, ADR 15): lock the held
  * row first (`select … from post|response where id = $1 for key share`), then insert the hold,
  * in one transaction. A batch here locks its rows `for update` before it re-checks the holds
  * in a new statement, so a hold is either committed before that check (and seen) or waits for
@@ -99,6 +100,23 @@ async function purgePostBatch(trx: Transaction<ContentDatabase>, cutoff: Date, l
       .execute()
   ).map((p) => p.id);
   if (eligible.length === 0) return { candidates: candidates.length, posts: 0, responses: 0 };
+  // What content knew of their moderation cases goes with them (all released: nothing holds them).
+  await trx
+    .deleteFrom("moderation_case")
+    .where((eb) =>
+      eb.or([
+        eb.and([eb("content_kind", "=", "post"), eb("content_id", "in", eligible)]),
+        eb.and([
+          eb("content_kind", "=", "response"),
+          eb(
+            "content_id",
+            "in",
+            eb.selectFrom("response").select("response.id").where("post_id", "in", eligible),
+          ),
+        ]),
+      ]),
+    )
+    .execute();
   const responses = await trx.deleteFrom("response").where("post_id", "in", eligible).execute();
   const posts = await trx.deleteFrom("post").where("id", "in", eligible).execute();
   return {
@@ -128,6 +146,18 @@ async function purgeResponseBatch(trx: Transaction<ContentDatabase>, cutoff: Dat
       candidates.map((c) => c.id),
     )
     .where((eb) => eb.not(responseHeld))
+    .returning("id")
     .execute();
-  return { candidates: candidates.length, responses: Number(deleted[0]?.numDeletedRows ?? 0) };
+  if (deleted.length > 0) {
+    await trx
+      .deleteFrom("moderation_case")
+      .where("content_kind", "=", "response")
+      .where(
+        "content_id",
+        "in",
+        deleted.map((r) => r.id),
+      )
+      .execute();
+  }
+  return { candidates: candidates.length, responses: deleted.length };
 }

@@ -164,6 +164,7 @@ export class ContentHarness implements AsyncDisposable {
     event: EventType<Desc>,
     message: MessageInitShape<Desc>,
     aggregateId: string,
+    actorId?: string,
   ) {
     return publishTestEvent({
       natsUrl: testEnv.natsUrl,
@@ -172,6 +173,7 @@ export class ContentHarness implements AsyncDisposable {
       event,
       message,
       aggregateId,
+      ...(actorId === undefined ? {} : { actorId }),
     });
   }
 

@@ -4,6 +4,7 @@ import type { ConsumerSpec, Outbox } from "@kindred/events";
 import { RemovalReason } from "@kindred/proto/content/events/v1";
 import { type SqlBool, sql, type Transaction } from "kysely";
 import type { ContentDatabase } from "../db/schema.ts";
+import { enqueuePostRemoved, enqueueResponseRemoved } from "../removal.ts";
 import type { ProjectionDeps } from "./circle-members.ts";
 
 type UserDeleted = (typeof identityEvents.userDeleted)["schema"];
@@ -23,9 +24,11 @@ const heldResponse = sql<SqlBool>`exists (select 1 from evidence_hold h
  * Content under evidence hold (an open moderation case) is removed from reads but keeps its
  * text until the case closes; the expiry purge deletes it afterwards. Each newly removed item
  * gets its `content.post.removed.v1` / `content.response.removed.v1` (reason
- * `ACCOUNT_DELETED`). Their SOS alerts lose their message, and those still open are resolved
- * (`content.sos.resolved.v1`, resolved by nobody): no one can answer them any more. The feed
- * pages of every circle touched are invalidated after commit. Redelivery is a no-op (inbox).
+ * `ACCOUNT_DELETED`). Content hidden for review is removed like the rest; content a moderation
+ * decision removed stays removed for good (an appeal can no longer restore it, ADR 15). Their
+ * SOS alerts lose their message, and those still open are resolved (`content.sos.resolved.v1`,
+ * resolved by nobody): no one can answer them any more. The feed pages of every circle touched
+ * are invalidated after commit. Redelivery is a no-op (inbox).
  */
 export function userDeletedConsumer({
   outbox,
@@ -38,6 +41,11 @@ export function userDeletedConsumer({
     async handle(event, untyped) {
       const trx = untyped as Transaction<ContentDatabase>;
       const { userId } = event.message;
+      const announced = {
+        removedBy: null,
+        reason: RemovalReason.ACCOUNT_DELETED,
+        actorId,
+      };
       const removal = {
         deleted_at: sql<Date>`coalesce(deleted_at, now())`,
         removal_reason: sql<"account_deleted">`coalesce(removal_reason, 'account_deleted')`,
@@ -68,20 +76,10 @@ export function userDeletedConsumer({
         .execute();
       const newlyRemoved = new Set(livePosts.map((p) => p.id));
       for (const post of posts.filter((p) => newlyRemoved.has(p.id))) {
-        await outbox.enqueue(
-          trx,
-          contentEvents.postRemoved,
-          {
-            postId: post.id,
-            circleId: post.circle_id,
-            authorId: post.author_id,
-            removedBy: "",
-            reason: RemovalReason.ACCOUNT_DELETED,
-            removedAt: timestampFromDate(post.deleted_at ?? post.updated_at),
-            version: BigInt(post.version),
-          },
-          { actorId, aggregateId: post.id },
-        );
+        await enqueuePostRemoved(trx, outbox, post, {
+          ...announced,
+          removedAt: post.deleted_at ?? post.updated_at,
+        });
       }
 
       const liveResponses = await trx
@@ -106,20 +104,22 @@ export function userDeletedConsumer({
         .execute();
       const removedAt = new Map(responses.map((r) => [r.id, r.deleted_at ?? new Date()]));
       for (const response of liveResponses) {
-        await outbox.enqueue(
+        await enqueueResponseRemoved(
           trx,
-          contentEvents.responseRemoved,
-          {
-            responseId: response.id,
-            postId: response.post_id,
-            circleId: response.circle_id,
-            authorId: userId,
-            removedBy: "",
-            reason: RemovalReason.ACCOUNT_DELETED,
-            removedAt: timestampFromDate(removedAt.get(response.id) ?? new Date()),
-          },
-          { actorId, aggregateId: response.post_id },
+          outbox,
+          { id: response.id, author_id: userId },
+          { id: response.post_id, circle_id: response.circle_id },
+          { ...announced, removedAt: removedAt.get(response.id) ?? new Date() },
         );
+      }
+      // Removed by a moderation decision before: now for good, whatever an appeal decides.
+      for (const table of ["post", "response"] as const) {
+        await trx
+          .updateTable(table)
+          .set({ removed_by_case: null })
+          .where("author_id", "=", userId)
+          .where("removed_by_case", "is not", null)
+          .execute();
       }
       feedCache.afterCommit(trx, {
         circles: new Set([

@@ -184,4 +184,39 @@ export const migrations: MigrationList = {
         end $$`.execute(db);
     },
   },
+  "20261127T1000_moderation": {
+    async up(db: Kysely<unknown>) {
+      // Moderation's effects on posts and responses (ADR 15). `hidden_by_case`: hidden for
+      // review by that case (shown to its author only); `removed_by_case`: removed by that case's
+      // decision, so only a reversal of it restores the row.
+      for (const table of ["post", "response"]) {
+        await sql`alter table ${sql.table(table)}
+          add column hidden_by_case uuid,
+          add column hidden_at timestamptz,
+          add column removed_by_case uuid`.execute(db);
+      }
+      // What content has heard of each moderation case about a post or response. Moderation's
+      // events reach content through one consumer per subject, so a case's events can arrive in
+      // any order: each event records its fact here, and the row's state follows from all of
+      // them (moderated-content.ts). Rows outlive the facts (a released case keeps its row), so
+      // a late event of a closed case cannot hold, hide or remove again.
+      await sql`
+        create table moderation_case (
+          case_id uuid primary key,
+          content_kind text not null check (content_kind in ('post', 'response')),
+          content_id uuid not null,
+          hidden_at timestamptz,
+          decision_id uuid,
+          decision text,
+          decided_by uuid,
+          decided_at timestamptz,
+          reversed_decision_id uuid,
+          released_at timestamptz,
+          check ((decision_id is null) = (decision is null))
+        )`.execute(db);
+      await sql`create index moderation_case_by_content on moderation_case (content_kind, content_id)`.execute(
+        db,
+      );
+    },
+  },
 };

@@ -32,6 +32,11 @@ export interface ContentDatabase extends EventTables {
     deleted_at: Date | null;
     removed_by: Generated<string | null>;
     removal_reason: Generated<RemovalReasonName | null>;
+    /** The moderation case that hides it for review: shown to its author only (ADR 15). */
+    hidden_by_case: Generated<string | null>;
+    hidden_at: Generated<Date | null>;
+    /** The moderation case whose decision removed it: a reversal of that decision restores it. */
+    removed_by_case: Generated<string | null>;
   };
   response: {
     id: string;
@@ -42,6 +47,10 @@ export interface ContentDatabase extends EventTables {
     deleted_at: Generated<Date | null>;
     removed_by: Generated<string | null>;
     removal_reason: Generated<RemovalReasonName | null>;
+    /** See `post`. */
+    hidden_by_case: Generated<string | null>;
+    hidden_at: Generated<Date | null>;
+    removed_by_case: Generated<string | null>;
   };
   /** Projection of circles' events: the circles content has heard of. */
   circle_state: {
@@ -73,6 +82,28 @@ export interface ContentDatabase extends EventTables {
     content_id: string;
     case_id: string;
     held_at: Generated<Date>;
+  };
+  /**
+   * Projection of moderation's case events about a post or response (ADR 15): what content has
+   * heard of each case, whatever order its events arrived in.
+   */
+  moderation_case: {
+    case_id: string;
+    content_kind: "post" | "response";
+    content_id: string;
+    /** `moderation.content.hidden.v1` arrived: hidden until the case is decided. */
+    hidden_at: Date | null;
+    /** The case's decision (`moderation.decision.made.v1`). */
+    decision_id: string | null;
+    /** `DecisionAction` by lower-case name: `remove_content`, `dismiss`, `warn`, … */
+    decision: string | null;
+    /** The moderator who decided (the event's actor), when it is a user. */
+    decided_by: string | null;
+    decided_at: Date | null;
+    /** The decision an appeal overturned (`moderation.decision.reversed.v1`). */
+    reversed_decision_id: string | null;
+    /** `moderation.evidence.released.v1` arrived: the case no longer holds the content. */
+    released_at: Date | null;
   };
   /** SOS alerts (ADR 13). */
   sos_alert: {

@@ -1,19 +1,17 @@
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import { requirePrincipal } from "@kindred/auth";
 import { DomainError } from "@kindred/errors";
-import { contentEvents } from "@kindred/event-catalog";
 import type { DeletePostRequest, DeletePostResponse } from "@kindred/proto/content/v1";
-import { sql } from "kysely";
 import { livePost } from "../access.ts";
 import type { PostDeps } from "../deps.ts";
 import { findLivePost } from "../posts.ts";
-import { removalReasonOf } from "./post-mapping.ts";
+import { removePost } from "../removal.ts";
 
 /**
  * Soft-deletes a live post (its author, the circle's moderators and owners, platform
  * moderators: `AccessRules.requireRemoval`) and writes `content.post.removed.v1` with the
  * reason that allowed it. Its responses vanish with it; the expiry purge hard-deletes both later.
+ * A post hidden for review is its author's alone to remove: others do not see it.
  */
 export function deletePost({
   db,
@@ -26,7 +24,7 @@ export function deletePost({
     ctx: HandlerContext,
   ): Promise<Partial<DeletePostResponse>> => {
     const principal = requirePrincipal(ctx);
-    const found = await findLivePost(db.kysely, req.postId);
+    const found = await findLivePost(db.kysely, req.postId, principal.userId);
     if (found === undefined) throw new DomainError("not_found", "post not found");
     const reason = await access.requireRemoval(
       principal,
@@ -39,36 +37,15 @@ export function deletePost({
       ctx.signal,
     );
     await db.transaction(async (trx) => {
-      const post = await trx
-        .updateTable("post")
-        .set({
-          deleted_at: sql<Date>`now()`,
-          updated_at: sql<Date>`now()`,
-          version: sql<string>`version + 1`,
-          removed_by: principal.userId,
-          removal_reason: reason,
-        })
-        .where("id", "=", req.postId)
-        .where(livePost)
-        .returningAll()
-        .executeTakeFirst();
-      // Removed (or expired) by someone else in the meantime.
-      if (post === undefined) throw new DomainError("not_found", "post not found");
-      await outbox.enqueue(
+      const removed = await removePost(
         trx,
-        contentEvents.postRemoved,
-        {
-          postId: post.id,
-          circleId: post.circle_id,
-          authorId: post.author_id,
-          removedBy: principal.userId,
-          reason: removalReasonOf(reason),
-          removedAt: timestampFromDate(post.deleted_at ?? post.updated_at),
-          version: BigInt(post.version),
-        },
-        { actorId: principal.userId, aggregateId: post.id },
+        { outbox, feedCache },
+        req.postId,
+        { removedBy: principal.userId, reason, actorId: principal.userId },
+        livePost,
       );
-      feedCache.afterCommit(trx, { circles: [post.circle_id] });
+      // Removed (or expired) by someone else in the meantime.
+      if (removed === undefined) throw new DomainError("not_found", "post not found");
     });
     return {};
   };

@@ -1,13 +1,10 @@
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import { requirePrincipal } from "@kindred/auth";
 import { DomainError } from "@kindred/errors";
-import { contentEvents } from "@kindred/event-catalog";
 import type { DeleteResponseRequest, DeleteResponseResponse } from "@kindred/proto/content/v1";
-import { sql } from "kysely";
 import type { PostDeps } from "../deps.ts";
 import { findLiveResponse } from "../posts.ts";
-import { removalReasonOf } from "./post-mapping.ts";
+import { removeResponse } from "../removal.ts";
 
 /**
  * Soft-deletes a response (its author, the circle's moderators and owners, platform
@@ -24,7 +21,7 @@ export function deleteResponse({
     ctx: HandlerContext,
   ): Promise<Partial<DeleteResponseResponse>> => {
     const principal = requirePrincipal(ctx);
-    const found = await findLiveResponse(db.kysely, req.responseId);
+    const found = await findLiveResponse(db.kysely, req.responseId, principal.userId);
     if (found === undefined) throw new DomainError("not_found", "response not found");
     const { post } = found;
     const reason = await access.requireRemoval(
@@ -38,33 +35,12 @@ export function deleteResponse({
       ctx.signal,
     );
     await db.transaction(async (trx) => {
-      const response = await trx
-        .updateTable("response")
-        .set({
-          deleted_at: sql<Date>`now()`,
-          removed_by: principal.userId,
-          removal_reason: reason,
-        })
-        .where("id", "=", req.responseId)
-        .where("deleted_at", "is", null)
-        .returningAll()
-        .executeTakeFirst();
-      if (response === undefined) throw new DomainError("not_found", "response not found");
-      await outbox.enqueue(
-        trx,
-        contentEvents.responseRemoved,
-        {
-          responseId: response.id,
-          postId: post.id,
-          circleId: post.circle_id,
-          authorId: response.author_id,
-          removedBy: principal.userId,
-          reason: removalReasonOf(reason),
-          removedAt: timestampFromDate(response.deleted_at ?? new Date()),
-        },
-        { actorId: principal.userId, aggregateId: post.id },
-      );
-      feedCache.afterCommit(trx, { circles: [post.circle_id] });
+      const removed = await removeResponse(trx, { outbox, feedCache }, req.responseId, post, {
+        removedBy: principal.userId,
+        reason,
+        actorId: principal.userId,
+      });
+      if (removed === undefined) throw new DomainError("not_found", "response not found");
     });
     return {};
   };

@@ -5,7 +5,7 @@ import { DomainError } from "@kindred/errors";
 import { contentEvents } from "@kindred/event-catalog";
 import type { UpdatePostRequest, UpdatePostResponse } from "@kindred/proto/content/v1";
 import { sql } from "kysely";
-import { livePost } from "../access.ts";
+import { livePost, underReview } from "../access.ts";
 import type { PostDeps } from "../deps.ts";
 import { findLivePost } from "../posts.ts";
 import { toPost } from "./post-mapping.ts";
@@ -13,7 +13,7 @@ import { toPost } from "./post-mapping.ts";
 /**
  * The author edits the text of a live post in a circle that is not archived, naming the version
  * they read: a stale one gets `aborted` and changes nothing. Writes `content.post.updated.v1`
- * in the same transaction.
+ * in the same transaction. A post hidden for review takes no edits (`UNDER_REVIEW`, ADR 15).
  */
 export function updatePost({
   db,
@@ -28,7 +28,7 @@ export function updatePost({
     const { userId } = requirePrincipal(ctx);
     const body = req.body.trim();
     if (body === "") throw new DomainError("invalid_argument", "body must not be blank");
-    const found = await findLivePost(db.kysely, req.postId);
+    const found = await findLivePost(db.kysely, req.postId, userId);
     if (found === undefined) throw new DomainError("not_found", "post not found");
     await access.requireVisible(
       { circleId: found.circle_id, authors: [found.author_id], what: "post" },
@@ -41,12 +41,13 @@ export function updatePost({
     const row = await db.transaction(async (trx) => {
       const current = await trx
         .selectFrom("post")
-        .select("version")
+        .select(["version", "hidden_by_case"])
         .where("id", "=", req.postId)
         .where(livePost)
         .forUpdate()
         .executeTakeFirst();
       if (current === undefined) throw new DomainError("not_found", "post not found");
+      if (current.hidden_by_case !== null) throw underReview("post");
       if (current.version !== String(req.expectedVersion)) {
         throw new DomainError(
           "aborted",
