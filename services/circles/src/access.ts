@@ -24,10 +24,13 @@ export interface Standing {
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Identity's user ids are UUIDs. */
+export const isUuid = (id: string) => uuidPattern.test(id);
+
 /** The signed-in caller; identity's user ids are UUIDs, and anything else is not its token. */
 export function callerOf(ctx: HandlerContext): Caller {
   const principal = requirePrincipal(ctx);
-  if (!uuidPattern.test(principal.userId)) {
+  if (!isUuid(principal.userId)) {
     throw new DomainError("unauthenticated", invalidTokenMessage);
   }
   return {
@@ -140,19 +143,24 @@ export function requireMayActOn(s: Standing, target: CircleRoleName, toDo: strin
   }
 }
 
-/** Refuses a change that would leave the circle without an owner. */
-export async function requireAnotherOwner(
-  trx: Transaction<CirclesDatabase>,
-  circleId: string,
-  message: string,
-): Promise<void> {
+/** How many owners the circle has (read under its row lock, so it cannot change meanwhile). */
+export async function countOwners(trx: Executor, circleId: string): Promise<number> {
   const { owners } = await trx
     .selectFrom("circle_member")
     .select((eb) => eb.fn.countAll<string>().as("owners"))
     .where("circle_id", "=", circleId)
     .where("role", "=", "owner")
     .executeTakeFirstOrThrow();
-  if (Number(owners) <= 1) {
+  return Number(owners);
+}
+
+/** Refuses a change that would leave the circle without an owner. */
+export async function requireAnotherOwner(
+  trx: Transaction<CirclesDatabase>,
+  circleId: string,
+  message: string,
+): Promise<void> {
+  if ((await countOwners(trx, circleId)) <= 1) {
     throw new DomainError("failed_precondition", message, { reason: "LAST_OWNER" });
   }
 }

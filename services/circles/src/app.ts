@@ -9,6 +9,8 @@ import type { BaseDependencies, ServiceHost } from "@kindred/runtime";
 import { type EventsKit, ServiceKit } from "@kindred/service-kit";
 import { CircleCache } from "./circle-cache.ts";
 import type { CirclesConfig } from "./config.ts";
+import { accountRestrictedConsumer } from "./consumers/account-restricted.ts";
+import { userDeletedConsumer } from "./consumers/user-deleted.ts";
 import { migrations } from "./db/migrations.ts";
 import type { CirclesDatabase } from "./db/schema.ts";
 import type { CirclesDeps } from "./deps.ts";
@@ -69,6 +71,9 @@ export function buildApp(config: CirclesConfig, overrides: CirclesOverrides = {}
     settings: config.circles,
     now: now ?? (() => new Date()),
   };
+  // Reactions to accounts (ADR 12): deletion and platform bans take people out of circles.
+  events.consume(userDeletedConsumer(deps));
+  events.consume(accountRestrictedConsumer(deps));
   const host = kit.host({ routes: routes(deps), interceptors: [authInterceptor(verifier)] });
   return { host, events, deps };
 }

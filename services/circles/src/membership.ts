@@ -1,6 +1,6 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Transaction } from "kysely";
-import type { Caller } from "./access.ts";
+import { type Actor, userOf } from "./actor.ts";
 import { circleEvents, enqueueCircleEvent } from "./circle-events.ts";
 import type { CircleRoleName, CirclesDatabase } from "./db/schema.ts";
 import type { CirclesDeps } from "./deps.ts";
@@ -55,7 +55,7 @@ export async function addMember(
       joinedAt: timestampFromDate(member.at),
       circleVersion: BigInt(circle.version),
     },
-    { actorId: member.userId, circleId: member.circleId },
+    { actor: { userId: member.userId }, circleId: member.circleId },
   );
   return { circle, member: row };
 }
@@ -65,13 +65,14 @@ export type Departure =
   | { kind: "removed"; ban?: { expiresAt: Date | null } | undefined };
 
 /**
- * Ends a membership with its event: the member left, or was removed (possibly with a ban). The
- * invites they created stop working, so a removed member's codes cannot let anyone in.
+ * Ends a membership with its event: the member left, or was removed (possibly with a ban; by
+ * circles itself when `actor` is the system, with `removed_by` empty). The invites they created
+ * stop working, so a removed member's codes cannot let anyone in.
  */
 export async function endMembership(
   deps: Pick<CirclesDeps, "outbox" | "cache">,
   trx: Trx,
-  change: { actor: Caller; circleId: string; userId: string; at: Date; how: Departure },
+  change: { actor: Actor; circleId: string; userId: string; at: Date; how: Departure },
 ): Promise<CircleRow> {
   const { actor, circleId, userId, at, how } = change;
   await trx
@@ -81,14 +82,14 @@ export async function endMembership(
     .execute();
   await trx
     .updateTable("circle_invite")
-    .set({ revoked_at: at, revoked_by: actor.userId })
+    .set({ revoked_at: at, revoked_by: userOf(actor) })
     .where("circle_id", "=", circleId)
     .where("created_by", "=", userId)
     .where("revoked_at", "is", null)
     .execute();
   const circle = await bumpCircle(trx, circleId, at, -1);
   deps.cache.invalidateOnCommit(trx, circleId, userId);
-  const by = { actorId: actor.userId, circleId };
+  const by = { actor, circleId };
   if (how.kind === "left") {
     await enqueueCircleEvent(
       deps.outbox,
@@ -106,7 +107,7 @@ export async function endMembership(
       {
         circleId,
         userId,
-        removedBy: actor.userId,
+        removedBy: userOf(actor) ?? "",
         removedAt: timestampFromDate(at),
         ...(ban === undefined || ban.expiresAt === null
           ? {}
@@ -118,4 +119,76 @@ export async function endMembership(
     );
   }
   return circle;
+}
+
+/**
+ * Gives a member another role with its event (`changed_by` empty when circles did it on its
+ * own). The caller has checked that the role differs and that the circle keeps an owner.
+ */
+export async function changeRole(
+  deps: Pick<CirclesDeps, "outbox" | "cache">,
+  trx: Trx,
+  change: { actor: Actor; circleId: string; userId: string; role: CircleRoleName; at: Date },
+): Promise<MemberRow> {
+  const { actor, circleId, userId, role, at } = change;
+  const member = await trx
+    .updateTable("circle_member")
+    .set({ role })
+    .where("circle_id", "=", circleId)
+    .where("user_id", "=", userId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  const circle = await bumpCircle(trx, circleId, at);
+  deps.cache.invalidateOnCommit(trx, circleId);
+  await enqueueCircleEvent(
+    deps.outbox,
+    trx,
+    circleEvents.memberRoleChanged,
+    {
+      circleId,
+      userId,
+      role: roleToProto(role),
+      changedBy: userOf(actor) ?? "",
+      circleVersion: BigInt(circle.version),
+    },
+    { actor, circleId },
+  );
+  return member;
+}
+
+/**
+ * Archives a circle for good with its event (`archived_by` empty when circles did it on its
+ * own, because its last member went). The caller has checked that it is not archived yet.
+ */
+export async function archive(
+  deps: Pick<CirclesDeps, "outbox" | "cache">,
+  trx: Trx,
+  change: { actor: Actor; circleId: string; at: Date },
+): Promise<CircleRow> {
+  const { actor, circleId, at } = change;
+  const archived = await trx
+    .updateTable("circle")
+    .set((eb) => ({
+      archived_at: at,
+      archived_by: userOf(actor),
+      version: eb("version", "+", "1"),
+      updated_at: at,
+    }))
+    .where("id", "=", circleId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  deps.cache.invalidateOnCommit(trx, circleId);
+  await enqueueCircleEvent(
+    deps.outbox,
+    trx,
+    circleEvents.circleArchived,
+    {
+      circleId,
+      archivedBy: userOf(actor) ?? "",
+      archivedAt: timestampFromDate(at),
+      circleVersion: BigInt(archived.version),
+    },
+    { actor, circleId },
+  );
+  return archived;
 }

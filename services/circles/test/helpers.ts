@@ -1,16 +1,42 @@
 import { randomUUID } from "node:crypto";
-import { fromBinary } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  type MessageInitShape,
+  toBinary,
+} from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createTestSigner, type TestSigner } from "@kindred/auth/testing";
-import { circlesEvents } from "@kindred/event-catalog";
-import { eventNamespace, streamIn } from "@kindred/events";
+import { circlesEvents, identityStream, moderationStream } from "@kindred/event-catalog";
+import {
+  applyTopology,
+  type EventMetadata,
+  type EventType,
+  eventNamespace,
+  type StreamSpec,
+  streamIn,
+  subjectIn,
+  toHeaders,
+} from "@kindred/events";
 import { CircleService, Visibility } from "@kindred/proto/circles/v1";
-import { deleteNamespaceStreams, startReady, testServiceEnv } from "@kindred/service-kit";
-import { createTestDatabase, type TestDatabase, testEnv, uniqueName } from "@kindred/testing";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import {
+  deleteNamespaceStreams,
+  publishTestEvent,
+  startReady,
+  testServiceEnv,
+} from "@kindred/service-kit";
+import {
+  createTestDatabase,
+  type TestDatabase,
+  testEnv,
+  uniqueName,
+  waitFor,
+} from "@kindred/testing";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, headers as natsHeaders } from "@nats-io/transport-node";
 import { expect } from "vitest";
 import { buildApp, type CirclesApp } from "../src/app.ts";
 import { loadCirclesConfig } from "../src/config.ts";
@@ -55,6 +81,44 @@ export interface CirclesUnderTest extends AsyncDisposable {
   events(): Promise<StoredEvent[]>;
   /** The events of one circle, in stream order. */
   eventsOf(circleId: string): Promise<StoredEvent[]>;
+  /**
+   * Publishes an event of another service (identity, moderation) as its relay would, and
+   * resolves once circles' consumer applied it and finished what follows its commit.
+   */
+  deliver<Desc extends DescMessage>(
+    stream: StreamSpec,
+    event: EventType<Desc>,
+    message: MessageInitShape<Desc>,
+    aggregateId: string,
+  ): Promise<EventMetadata>;
+  /**
+   * Publishes a delivered event again with the same event id (as `republish` would, past
+   * JetStream's de-duplication), and resolves once the consumer `consumer` saw it as a duplicate.
+   */
+  redeliver<Desc extends DescMessage>(
+    consumer: string,
+    meta: EventMetadata,
+    event: EventType<Desc>,
+    message: MessageInitShape<Desc>,
+  ): Promise<void>;
+}
+
+/**
+ * The streams identity and moderation own, created before circles starts so its consumers
+ * attach at once instead of retrying with backoff until the first test event creates them.
+ */
+async function createProducerStreams(namespace: string) {
+  const nc = await connect({ servers: testEnv.natsUrl });
+  try {
+    await applyTopology(await jetstreamManager(nc), [identityStream, moderationStream], {
+      replicas: 1,
+      maxBytes: -1,
+      namespace: eventNamespace(namespace),
+      logger: { info() {} },
+    });
+  } finally {
+    await nc.close();
+  }
 }
 
 /** A circles service on its own database and events namespace, trusting a test signer. */
@@ -62,6 +126,7 @@ export async function startCircles(extra: Record<string, string> = {}): Promise<
   const db = await createTestDatabase("circles");
   const namespace = uniqueName("circles");
   const signer = await createTestSigner();
+  await createProducerStreams(namespace);
   let offsetMs = 0;
   let last = 0;
   const app = buildApp(
@@ -123,6 +188,21 @@ export async function startCircles(extra: Record<string, string> = {}): Promise<
     }
   };
 
+  /** How many events `consumer` finished with `outcome`, from `/metrics`. */
+  const consumed = async (consumer: string, outcome: string) => {
+    const text = await (await fetch(`${app.host.healthUrl}/metrics`)).text();
+    const line = text
+      .split("\n")
+      .find(
+        (l) =>
+          l.startsWith("kindred_events_consumed_total{") &&
+          l.includes(`consumer="${consumer}"`) &&
+          l.includes(`outcome="${outcome}"`),
+      );
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+  };
+  const settled = () => Promise.all(app.events.consumers.map((c) => c.idle()));
+
   return {
     app,
     db,
@@ -156,6 +236,49 @@ export async function startCircles(extra: Record<string, string> = {}): Promise<
     events,
     async eventsOf(circleId) {
       return (await events()).filter((e) => e.message.circleId === circleId);
+    },
+    async deliver(stream, event, message, aggregateId) {
+      const meta = await publishTestEvent({
+        natsUrl: testEnv.natsUrl,
+        namespace: eventNamespace(namespace),
+        stream,
+        event,
+        message,
+        aggregateId,
+      });
+      await waitFor(
+        () =>
+          app.deps.db.kysely
+            .selectFrom("event_inbox")
+            .select("consumer")
+            .where("event_id", "=", meta.id)
+            .executeTakeFirst(),
+        { what: `event ${meta.id} applied` },
+      );
+      await settled();
+      return meta;
+    },
+    async redeliver(consumer, meta, event, message) {
+      const before = await consumed(consumer, "duplicate");
+      const nc = await connect({ servers: testEnv.natsUrl });
+      try {
+        const h = natsHeaders();
+        for (const [k, v] of Object.entries(toHeaders(meta, event.schema.typeName))) h.set(k, v);
+        await jetstream(nc).publish(
+          subjectIn(eventNamespace(namespace), event.subject),
+          toBinary(event.schema, create(event.schema, message)),
+          { msgID: `${meta.id}:1`, headers: h },
+        );
+      } finally {
+        await nc.close();
+      }
+      await waitFor(
+        async () => ((await consumed(consumer, "duplicate")) > before ? true : undefined),
+        {
+          what: `${consumer} to see event ${meta.id} again`,
+        },
+      );
+      await settled();
     },
     async [Symbol.asyncDispose]() {
       await app.host.stop();

@@ -118,4 +118,24 @@ export const migrations: MigrationList = {
       );
     },
   },
+  "20261128T0900_account_reactions": {
+    async up(db: Kysely<unknown>) {
+      // Circles acts on its own when an account is deleted or banned (ADR 12): those audit rows
+      // have no actor.
+      await sql`alter table circle_audit alter column actor_id drop not null`.execute(db);
+      // The latest platform ban decision per user (moderation.account.restricted.v1, BANNED or
+      // LIFTED): succession passes over banned accounts while anyone else is left.
+      await sql`
+        create table account_ban (
+          user_id uuid primary key,
+          banned boolean not null,
+          case_id text not null default '',
+          decided_at timestamptz(3) not null
+        )`.execute(db);
+      // Revoking every working invite of a deleted or banned account, in any circle.
+      await sql`create index circle_invite_by_creator on circle_invite (created_by) where revoked_at is null`.execute(
+        db,
+      );
+    },
+  },
 };

@@ -51,10 +51,21 @@ export interface CirclesDatabase extends EventTables {
     id: string;
     circle_id: string;
     kind: string;
-    actor_id: string;
+    /** Null when circles acted on its own (reacting to another service's event). */
+    actor_id: string | null;
     user_id: string | null;
     occurred_at: Date;
     request_id: string;
     details: Record<string, string>;
+  };
+  /**
+   * Platform bans from moderation's account decisions (the latest decision per user), so an
+   * owner's successor is never picked among banned accounts while others are left.
+   */
+  account_ban: {
+    user_id: string;
+    banned: boolean;
+    case_id: string;
+    decided_at: Date;
   };
 }

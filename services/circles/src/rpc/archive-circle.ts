@@ -1,9 +1,8 @@
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { callerOf, requireOwner, visibleCircle } from "../access.ts";
 import { audit } from "../audit.ts";
-import { circleEvents, enqueueCircleEvent } from "../circle-events.ts";
 import type { CirclesDeps, Method } from "../deps.ts";
 import { toCircle } from "../mapping.ts";
+import { archive } from "../membership.ts";
 
 /**
  * Archives a circle for good: read-only, gone from discovery; members keep reading it. Archiving
@@ -18,30 +17,7 @@ export function archiveCircle(deps: CirclesDeps): Method<"archiveCircle"> {
         requireOwner(s, "archive it");
         if (s.circle.archived_at !== null) return s.circle;
         const at = deps.now();
-        const archived = await trx
-          .updateTable("circle")
-          .set((eb) => ({
-            archived_at: at,
-            archived_by: caller.userId,
-            version: eb("version", "+", "1"),
-            updated_at: at,
-          }))
-          .where("id", "=", req.circleId)
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        deps.cache.invalidateOnCommit(trx, archived.id);
-        await enqueueCircleEvent(
-          deps.outbox,
-          trx,
-          circleEvents.circleArchived,
-          {
-            circleId: archived.id,
-            archivedBy: caller.userId,
-            archivedAt: timestampFromDate(at),
-            circleVersion: BigInt(archived.version),
-          },
-          { actorId: caller.userId, circleId: archived.id },
-        );
+        const archived = await archive(deps, trx, { actor: caller, circleId: s.circle.id, at });
         await audit(trx, ctx, s, { kind: "circle_archived", circleId: archived.id }, at);
         return archived;
       },

@@ -50,7 +50,7 @@ export function createCircle(deps: CirclesDeps): Method<"createCircle"> {
             createdAt: timestampFromDate(at),
             circleVersion: 1n,
           },
-          { actorId: caller.userId, circleId: id },
+          { actor: caller, circleId: id },
         );
         const joined = await addMember(deps, trx, {
           circleId: id,

@@ -7,10 +7,9 @@ import {
   visibleCircle,
 } from "../access.ts";
 import { audit } from "../audit.ts";
-import { circleEvents, enqueueCircleEvent } from "../circle-events.ts";
 import type { CirclesDeps, Method } from "../deps.ts";
-import { roleFromProto, roleToProto, toMember } from "../mapping.ts";
-import { bumpCircle } from "../membership.ts";
+import { roleFromProto, toMember } from "../mapping.ts";
+import { changeRole } from "../membership.ts";
 
 /**
  * Changes a member's role: owners only (and platform staff), any member including themselves,
@@ -35,28 +34,13 @@ export function setMemberRole(deps: CirclesDeps): Method<"setMemberRole"> {
           );
         }
         const at = deps.now();
-        const updated = await trx
-          .updateTable("circle_member")
-          .set({ role })
-          .where("circle_id", "=", req.circleId)
-          .where("user_id", "=", target.user_id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        const circle = await bumpCircle(trx, req.circleId, at);
-        deps.cache.invalidateOnCommit(trx, req.circleId);
-        await enqueueCircleEvent(
-          deps.outbox,
-          trx,
-          circleEvents.memberRoleChanged,
-          {
-            circleId: req.circleId,
-            userId: target.user_id,
-            role: roleToProto(role),
-            changedBy: caller.userId,
-            circleVersion: BigInt(circle.version),
-          },
-          { actorId: caller.userId, circleId: req.circleId },
-        );
+        const updated = await changeRole(deps, trx, {
+          actor: caller,
+          circleId: req.circleId,
+          userId: target.user_id,
+          role,
+          at,
+        });
         await audit(
           trx,
           ctx,

@@ -59,7 +59,7 @@ export function updateCircle(deps: CirclesDeps): Method<"updateCircle"> {
             updatedBy: caller.userId,
             circleVersion: BigInt(updated.version),
           },
-          { actorId: caller.userId, circleId: updated.id },
+          { actor: caller, circleId: updated.id },
         );
         await audit(
           trx,
