@@ -1,12 +1,19 @@
 import { createAccessTokenVerifier } from "@kindred/auth";
-import { eventNamespace, type LiveSubscription, subscribeLive } from "@kindred/events";
+import { contentStream, identityStream, moderationStream } from "@kindred/event-catalog";
+import { eventNamespace } from "@kindred/events";
 import type { BaseDependencies, ServiceHost } from "@kindred/runtime";
 import { ServiceKit } from "@kindred/service-kit";
+import { blockFeeds } from "./blocks.ts";
 import { ChannelHub } from "./channel-hub.ts";
+import { isUserChannel } from "./channels.ts";
 import type { RealtimeConfig } from "./config.ts";
+import { ConnectedUsers } from "./connected-users.ts";
 import { Connection } from "./connection.ts";
+import { contentFeeds } from "./content-fan-out.ts";
+import { LiveFeeds } from "./feeds.ts";
+import { forcedCloseFeeds } from "./forced-closes.ts";
 import { realtimeMetrics } from "./metrics.ts";
-import { contentStream, fanOutPostCreated, postCreated } from "./post-feed.ts";
+import { moderationFeeds } from "./moderation-outcomes.ts";
 import type { TokenVerifier } from "./token-verifier.ts";
 import { WebSocketEndpoint } from "./websocket-endpoint.ts";
 import { WsTransport } from "./ws-transport.ts";
@@ -18,7 +25,8 @@ export interface RealtimeOverrides extends Partial<BaseDependencies> {
 
 /**
  * The composition root of realtime: live connections only, no durable state, no database.
- * Every instance reads the content stream live and fans its events out to its own sockets.
+ * Every instance reads the content, moderation and identity streams live and applies their
+ * events to its own sockets: fan-out to channels, forced closes, blocks.
  */
 export function createApp(config: RealtimeConfig, overrides: RealtimeOverrides = {}): ServiceHost {
   const { verifier, ...base } = overrides;
@@ -28,33 +36,57 @@ export function createApp(config: RealtimeConfig, overrides: RealtimeOverrides =
   const nats = kit.nats(config.nats);
   const metrics = realtimeMetrics(kit.metrics.registry);
   const hub = new ChannelHub();
+  const users = new ConnectedUsers();
 
-  let feed: LiveSubscription | undefined;
+  const feeds = new LiveFeeds([
+    ...contentFeeds(hub),
+    ...moderationFeeds(hub, logger),
+    ...forcedCloseFeeds(users, logger),
+    ...blockFeeds(users),
+  ]);
   kit.lifecycle.add(
-    "content-events",
-    () => {
-      feed = subscribeLive({
+    "live-feeds",
+    () =>
+      feeds.start({
         nats,
-        stream: contentStream,
-        event: postCreated,
         namespace: eventNamespace(limits.EVENTS_NAMESPACE),
-        deliver: "new",
-        onEvent: fanOutPostCreated(hub),
+        // From the start time rather than "new": what a stream stores between now and the
+        // moment its subscription is established is delivered too, so a stream created after
+        // this instance started (moderation deployed later) loses nothing to the retries.
+        deliver: { sinceTime: new Date() },
         logger,
-      });
+      }),
+    () => feeds[Symbol.asyncDispose](),
+  );
+  kit.checks.push(
+    {
+      name: "content-events",
+      // The content service creates its stream; until it exists this instance cannot deliver.
+      check: async () => feeds.status(contentStream.name),
     },
-    async () => {
-      await feed?.[Symbol.asyncDispose]();
+    {
+      // Streams of services realtime can serve without for a while: reported, not gating.
+      name: "moderation-events",
+      critical: false,
+      check: async () =>
+        feeds.status(
+          moderationStream.name,
+          "until then, moderation outcomes and suspensions do not reach open sockets",
+        ),
+    },
+    {
+      name: "identity-events",
+      critical: false,
+      check: async () =>
+        feeds.status(
+          identityStream.name,
+          "until then, revoked sessions and blocks do not reach open sockets",
+        ),
     },
   );
-  kit.checks.push({
-    name: "content-events",
-    // The content service creates its stream; until it exists this instance cannot deliver.
-    check: async () => {
-      if (feed?.established !== true) throw new Error(`not reading ${postCreated.subject} yet`);
-      return { lastSequence: feed.lastSequence };
-    },
-  });
+  /** A user channel carries moderation events; a circle channel content events. */
+  const cursor = (channel: string) =>
+    String(feeds.lastSequence(isUserChannel(channel) ? moderationStream.name : contentStream.name));
 
   const endpoint = new WebSocketEndpoint({
     transport: new WsTransport({
@@ -71,14 +103,15 @@ export function createApp(config: RealtimeConfig, overrides: RealtimeOverrides =
         }),
       }),
     logger,
-    connect: (socket, codec, userId) =>
-      new Connection(socket, codec, userId, {
+    connect: (socket, codec, identity) =>
+      new Connection(socket, codec, identity, {
         hub,
+        users,
         metrics,
         logger,
         maxBufferedBytes: limits.REALTIME_MAX_BUFFERED_BYTES,
         maxSubscriptions: limits.REALTIME_MAX_SUBSCRIPTIONS,
-        cursor: () => String(feed?.lastSequence ?? 0),
+        cursor,
       }),
   });
   return kit.host({

@@ -6,6 +6,8 @@ import {
   type ServerMessage,
 } from "@kindred/proto/realtime/v1";
 import type { ChannelHub, Subscriber } from "./channel-hub.ts";
+import { isUserChannel, userChannel } from "./channels.ts";
+import type { ConnectedUser, ConnectedUsers, UserConnection } from "./connected-users.ts";
 import {
   errorFrame,
   outdatedCursorFrame,
@@ -13,40 +15,76 @@ import {
   subscribedFrame,
   unsubscribedFrame,
 } from "./frames.ts";
-import type { RealtimeMetrics } from "./metrics.ts";
+import type { ForcedCloseReason, RealtimeMetrics } from "./metrics.ts";
 import { type Codec, ProtocolError } from "./protocol.ts";
+import type { ClientIdentity } from "./token-verifier.ts";
 import type { ClientSocket, SocketListener, WireFrame } from "./transport.ts";
 
 export interface ConnectionOptions {
   hub: ChannelHub;
+  /** This instance's connections by user and session, with what each user must not see. */
+  users: ConnectedUsers;
   metrics: RealtimeMetrics;
   logger: Logger;
   /** Bytes that may wait in the socket's buffer; over it the client is closed (4008). */
   maxBufferedBytes: number;
   maxSubscriptions: number;
-  /** The latest cursor of the event streams, for `subscribed` frames. */
-  cursor: () => string;
+  /** The latest cursor of the stream whose events a channel carries, for `subscribed` frames. */
+  cursor: (channel: string) => string;
 }
 
-/** One authenticated client: its subscriptions, its messages, its outbound limit. */
-export class Connection implements Subscriber, SocketListener {
+/**
+ * One authenticated client: its subscriptions, its messages, its outbound limit. It is in its
+ * user's channel for its whole life (not counted against the subscription limit, and not left
+ * by an unsubscribe), and registered with its user and session so that a block, a revoked
+ * session or a suspension reaches it.
+ */
+export class Connection implements Subscriber, SocketListener, UserConnection {
   readonly userId: string;
+  readonly sessionId: string | undefined;
   readonly codec: Codec;
   readonly #socket: ClientSocket;
   readonly #options: ConnectionOptions;
+  readonly #userChannel: string;
+  readonly #user: ConnectedUser;
   readonly #subscriptions = new Set<string>();
   #closed = false;
 
-  constructor(socket: ClientSocket, codec: Codec, userId: string, options: ConnectionOptions) {
+  constructor(
+    socket: ClientSocket,
+    codec: Codec,
+    identity: ClientIdentity,
+    options: ConnectionOptions,
+  ) {
     this.#socket = socket;
     this.codec = codec;
-    this.userId = userId.toLowerCase();
+    this.userId = identity.userId.toLowerCase();
+    this.sessionId = identity.sessionId?.toLowerCase();
     this.#options = options;
+    this.#userChannel = userChannel(this.userId);
+    this.#user = options.users.attach(this);
+    options.hub.join(this.#userChannel, this);
     options.metrics.connections.inc();
   }
 
+  /** The channels subscribed by request (the user channel, always there, is not listed). */
   get subscriptions(): ReadonlySet<string> {
     return this.#subscriptions;
+  }
+
+  hides(userId: string): boolean {
+    return this.#user.hides(userId);
+  }
+
+  /**
+   * Closes the socket from the server side with `code` and a `reason` safe to show (no
+   * details); nothing more is sent to it. The connection is released when the socket closes.
+   */
+  close(code: number, reason: string, why: ForcedCloseReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#options.metrics.forcedCloses.inc({ reason: why });
+    this.#socket.close(code, reason);
   }
 
   deliver(frame: WireFrame, kind: string): void {
@@ -58,9 +96,7 @@ export class Connection implements Subscriber, SocketListener {
         { userId: this.userId, bufferedAmount: this.#socket.bufferedAmount },
         "closing a slow realtime client",
       );
-      this.#options.metrics.slowConsumerCloses.inc();
-      this.#closed = true;
-      this.#socket.close(CloseCode.SLOW_CONSUMER, "slow consumer");
+      this.close(CloseCode.SLOW_CONSUMER, "slow consumer", "slow_consumer");
       return;
     }
     this.#socket.send(frame);
@@ -96,6 +132,17 @@ export class Connection implements Subscriber, SocketListener {
         return;
       case "unsubscribe": {
         const channel = frame.value.channel.toLowerCase();
+        if (channel === this.#userChannel) {
+          this.#reply(
+            errorFrame(
+              ref,
+              ErrorCode.INVALID_MESSAGE,
+              "your own user channel stays subscribed as long as the connection is open",
+              channel,
+            ),
+          );
+          return;
+        }
         if (this.#subscriptions.delete(channel)) {
           this.#options.hub.leave(channel, this);
           this.#options.metrics.subscriptions.dec();
@@ -122,8 +169,7 @@ export class Connection implements Subscriber, SocketListener {
   }
 
   #subscribe(ref: string, channel: string, cursor: string | undefined): void {
-    const [kind, id] = channel.split(":");
-    if (kind === "user" && id !== this.userId) {
+    if (isUserChannel(channel) && channel !== this.#userChannel) {
       this.#reply(
         errorFrame(ref, ErrorCode.PERMISSION_DENIED, "only your own user channel", channel),
       );
@@ -131,7 +177,8 @@ export class Connection implements Subscriber, SocketListener {
     }
     // TODO(issue 7): `circle:<id>` only for current members (circles' membership projection),
     // revoked live on leave, removal, ban or block. Any authenticated user may subscribe for now.
-    if (!this.#subscriptions.has(channel)) {
+    // The user channel is joined already; subscribing to it again just answers with its cursor.
+    if (channel !== this.#userChannel && !this.#subscriptions.has(channel)) {
       if (this.#subscriptions.size >= this.#options.maxSubscriptions) {
         this.#reply(
           errorFrame(
@@ -147,7 +194,7 @@ export class Connection implements Subscriber, SocketListener {
       this.#options.hub.join(channel, this);
       this.#options.metrics.subscriptions.inc();
     }
-    this.#reply(subscribedFrame(ref, channel, this.#options.cursor()));
+    this.#reply(subscribedFrame(ref, channel, this.#options.cursor(channel)));
     if (cursor !== undefined) {
       // TODO(issue 7): replay from the cursor out of JetStream, then cut over to live. Until
       // then the client is told to refetch what it missed; it is subscribed live from now on.
@@ -157,9 +204,12 @@ export class Connection implements Subscriber, SocketListener {
 
   onClose(): void {
     this.#closed = true;
-    for (const channel of this.#subscriptions) this.#options.hub.leave(channel, this);
-    this.#options.metrics.subscriptions.dec(this.#subscriptions.size);
+    const { hub, users, metrics } = this.#options;
+    for (const channel of this.#subscriptions) hub.leave(channel, this);
+    hub.leave(this.#userChannel, this);
+    users.detach(this);
+    metrics.subscriptions.dec(this.#subscriptions.size);
     this.#subscriptions.clear();
-    this.#options.metrics.connections.dec();
+    metrics.connections.dec();
   }
 }

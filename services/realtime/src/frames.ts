@@ -1,10 +1,8 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { EventMetadata } from "@kindred/events";
-import type { PostCreated } from "@kindred/proto/content/events/v1";
-import { PostSchema } from "@kindred/proto/content/v1";
 import {
   type ErrorCode,
+  type EventFrameSchema,
   SchemaVersion,
   type ServerMessage,
   ServerMessageSchema,
@@ -47,32 +45,24 @@ export function pongFrame(ref: string, nonce: string): ServerMessage {
   return message({ case: "pong", value: { nonce } }, ref);
 }
 
-/** `content.post.created.v1` as the event frame of its circle's channel. */
-export function postCreatedFrame(
+/** What an event frame says happened: one case of `EventFrame.event`. */
+export type EventCase = Exclude<
+  MessageInitShape<typeof EventFrameSchema>["event"],
+  { case: undefined } | undefined
+>;
+
+/**
+ * An event of a channel. `cursor` is the event's stream sequence: increasing within a channel,
+ * though not consecutive.
+ */
+export function eventFrame(
   channel: string,
   cursor: string,
-  post: PostCreated,
-  metadata: EventMetadata,
+  occurredAt: Date,
+  event: EventCase,
 ): ServerMessage {
   return message({
     case: "event",
-    value: {
-      channel,
-      cursor,
-      occurredAt: timestampFromDate(metadata.occurredAt),
-      event: {
-        case: "postCreated",
-        value: create(PostSchema, {
-          id: post.postId,
-          circleId: post.circleId,
-          authorId: post.authorId,
-          body: post.body,
-          contentWarning: post.contentWarning,
-          version: post.version,
-          createdAt: post.createdAt,
-          expiresAt: post.expiresAt,
-        }),
-      },
-    },
+    value: { channel, cursor, occurredAt: timestampFromDate(occurredAt), event },
   });
 }

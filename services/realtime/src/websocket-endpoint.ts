@@ -4,7 +4,7 @@ import type { Logger } from "@kindred/logging";
 import { CloseCode } from "@kindred/proto/realtime/v1";
 import type { RequestHandler, UpgradeHandler } from "@kindred/runtime";
 import { type Codec, chooseCodec, jsonProtocol, protoProtocol } from "./protocol.ts";
-import type { TokenVerifier } from "./token-verifier.ts";
+import type { ClientIdentity, TokenVerifier } from "./token-verifier.ts";
 import type { ClientSocket, SocketListener, Transport } from "./transport.ts";
 
 export const realtimePath = "/v1/realtime";
@@ -14,7 +14,7 @@ export interface EndpointOptions {
   verifier: TokenVerifier;
   logger: Logger;
   /** Builds the connection of an accepted, authenticated socket. */
-  connect(socket: ClientSocket, codec: Codec, userId: string): SocketListener;
+  connect(socket: ClientSocket, codec: Codec, identity: ClientIdentity): SocketListener;
 }
 
 /** Answers an upgrade that is refused with a plain HTTP response: no socket is opened. */
@@ -111,9 +111,10 @@ export class WebSocketEndpoint {
       });
       return;
     }
-    let userId: string;
+    let identity: ClientIdentity;
     try {
-      ({ userId } = await verifier.verify(token));
+      const { userId, sessionId } = await verifier.verify(token);
+      identity = { userId, sessionId };
     } catch (err) {
       const cause =
         err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
@@ -132,8 +133,11 @@ export class WebSocketEndpoint {
     }
     if (socket.destroyed) return;
     transport.accept(req, socket, head, codec.protocol, (client) => {
-      logger.debug({ userId, protocol: codec.protocol }, "realtime connection opened");
-      return this.#options.connect(client, codec, userId);
+      logger.debug(
+        { userId: identity.userId, protocol: codec.protocol },
+        "realtime connection opened",
+      );
+      return this.#options.connect(client, codec, identity);
     });
   }
 

@@ -4,43 +4,28 @@ import { request } from "node:http";
 import type { Duplex } from "node:stream";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createTestSigner } from "@kindred/auth/testing";
-import { eventNamespace } from "@kindred/events";
 import { ClientMessageSchema, ErrorCode, ServerMessageSchema } from "@kindred/proto/realtime/v1";
-import {
-  deleteNamespaceStreams,
-  publishTestRevocation,
-  startReady,
-  testServiceEnv,
-} from "@kindred/service-kit";
+import { publishTestRevocation, startReady } from "@kindred/service-kit";
 import { testEnv, waitFor } from "@kindred/testing";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../src/app.ts";
-import { loadRealtimeConfig } from "../src/config.ts";
-import { contentEvents, fakeVerifier, openSocket, rawUpgrade } from "./helpers.ts";
+import { contentEvents, openSocket, rawUpgrade, realtimeHost } from "./helpers.ts";
 
 const alice = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b01";
 const circle = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9c01";
 const otherCircle = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9c02";
 const post = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9d01";
 
-function realtime(
-  namespace: string,
-  options: { withVerifier?: boolean; extra?: Record<string, string> } = {},
-) {
-  return createApp(
-    loadRealtimeConfig(
-      testServiceEnv({ extra: { EVENTS_NAMESPACE: namespace, ...options.extra } }),
-    ),
-    options.withVerifier === false ? {} : { verifier: fakeVerifier },
-  );
-}
-
 describe("realtime", () => {
   it("delivers a created post to the sockets subscribed to its circle, with a cursor", async () => {
     await using events = await contentEvents();
     await events.createStream();
-    await using host = await startReady(realtime(events.namespace));
-    expect(Object.keys((await host.readiness.report()).checks)).toEqual(["nats", "content-events"]);
+    await using host = await startReady(realtimeHost(events.namespace));
+    expect(Object.keys((await host.readiness.report()).checks)).toEqual([
+      "nats",
+      "content-events",
+      "moderation-events",
+      "identity-events",
+    ]);
 
     await using socket = await openSocket(host.url, { token: `token-${alice}` });
     expect(socket.ws.protocol).toBe("kindred.v1.json");
@@ -79,7 +64,7 @@ describe("realtime", () => {
   it("refuses an upgrade without a valid token (401), subprotocol (400) or path (404)", async () => {
     await using events = await contentEvents();
     await events.createStream();
-    await using host = await startReady(realtime(events.namespace));
+    await using host = await startReady(realtimeHost(events.namespace));
     const url = `${host.url}/v1/realtime`;
     const protocol = { "sec-websocket-protocol": "kindred.v1.json" };
 
@@ -114,7 +99,7 @@ describe("realtime", () => {
   it("refuses every token when no verifier is configured", async () => {
     await using events = await contentEvents();
     await events.createStream();
-    await using host = await startReady(realtime(events.namespace, { withVerifier: false }));
+    await using host = await startReady(realtimeHost(events.namespace, { withVerifier: false }));
     const answer = await rawUpgrade(`${host.url}/v1/realtime`, {
       "sec-websocket-protocol": "kindred.v1.json",
       authorization: `Bearer token-${alice}`,
@@ -124,14 +109,10 @@ describe("realtime", () => {
 
   it("verifies real tokens and refuses those of a revoked session within seconds", async () => {
     await using events = await contentEvents();
-    await using _streams = {
-      [Symbol.asyncDispose]: () =>
-        deleteNamespaceStreams(testEnv.natsUrl, eventNamespace(events.namespace)),
-    };
     await events.createStream();
     const signer = await createTestSigner();
     await using host = await startReady(
-      realtime(events.namespace, { withVerifier: false, extra: { AUTH_JWKS: signer.jwks } }),
+      realtimeHost(events.namespace, { withVerifier: false, extra: { AUTH_JWKS: signer.jwks } }),
     );
     const upgrade = async (sid: string) =>
       rawUpgrade(`${host.url}/v1/realtime`, {
@@ -173,7 +154,7 @@ describe("realtime", () => {
   it("answers unknown and invalid client messages with error frames and keeps the socket open", async () => {
     await using events = await contentEvents();
     await events.createStream();
-    await using host = await startReady(realtime(events.namespace));
+    await using host = await startReady(realtimeHost(events.namespace));
     await using socket = await openSocket(host.url, { token: `token-${alice}` });
 
     socket.send({ ref: "u1", hello: { there: true } });
@@ -210,7 +191,7 @@ describe("realtime", () => {
   it("speaks kindred.v1.proto in binary frames", async () => {
     await using events = await contentEvents();
     await events.createStream();
-    await using host = await startReady(realtime(events.namespace));
+    await using host = await startReady(realtimeHost(events.namespace));
     await using socket = await openSocket(host.url, {
       token: `token-${alice}`,
       protocol: "kindred.v1.proto",
@@ -250,7 +231,7 @@ describe("realtime", () => {
     await using events = await contentEvents();
     await events.createStream();
     await using host = await startReady(
-      realtime(events.namespace, { extra: { REALTIME_PING_INTERVAL_MS: "50" } }),
+      realtimeHost(events.namespace, { extra: { REALTIME_PING_INTERVAL_MS: "50" } }),
     );
     await using healthy = await openSocket(host.url, { token: `token-${alice}` });
     // A peer that completed the handshake and went silent: it reads, but never answers a ping.
@@ -279,7 +260,7 @@ describe("realtime", () => {
   it("closes every socket with 1012 (service restart) when it stops", async () => {
     await using events = await contentEvents();
     await events.createStream();
-    const host = await startReady(realtime(events.namespace));
+    const host = await startReady(realtimeHost(events.namespace));
     await using socket = await openSocket(host.url, { token: `token-${alice}` });
 
     await host.stop();
@@ -288,7 +269,7 @@ describe("realtime", () => {
 
   it("gets ready once the content stream exists, which it waits for", async () => {
     await using events = await contentEvents();
-    await using host = realtime(events.namespace);
+    await using host = realtimeHost(events.namespace);
     await host.start();
     const before = await waitFor(async () => {
       const report = await host.readiness.report();
@@ -297,12 +278,22 @@ describe("realtime", () => {
     expect(before.ready).toBe(false);
     expect(before.checks["content-events"]).toEqual({
       status: "down",
-      error: "not reading content.post.created.v1 yet",
+      error:
+        "not reading content.post.created.v1, content.post.removed.v1, content.response.removed.v1 yet",
     });
 
+    // Moderation and identity may come later: reported, but realtime is ready without them.
     await events.createStream();
-    await waitFor(async () => ((await host.readiness.report()).ready ? true : undefined), {
-      what: "realtime to become ready",
+    const after = await waitFor(async () => {
+      const report = await host.readiness.report();
+      return report.ready ? report : undefined;
     });
+    expect(after.checks["moderation-events"]).toEqual({
+      status: "down",
+      critical: false,
+      error:
+        "not reading moderation.decision.made.v1, moderation.account.restricted.v1 yet: until then, moderation outcomes and suspensions do not reach open sockets",
+    });
+    expect(after.checks["identity-events"]).toMatchObject({ status: "down", critical: false });
   });
 });

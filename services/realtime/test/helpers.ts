@@ -1,20 +1,32 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { request } from "node:http";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import {
+  contentEvents as catalog,
+  contentStream,
+  identityStream,
+  moderationStream,
+} from "@kindred/event-catalog";
+import {
   applyTopology,
+  type EventType,
   eventNamespace,
   jetStreamPublisher,
+  type StreamSpec,
   streamIn,
   subjectIn,
   toHeaders,
 } from "@kindred/events";
 import { NatsClient } from "@kindred/nats";
-import { PostCreatedSchema } from "@kindred/proto/content/events/v1";
-import { recordingLogger, testEnv, uniqueName } from "@kindred/testing";
-import { contentStream, postCreated } from "../src/post-feed.ts";
+import type { ServiceHost } from "@kindred/runtime";
+import { deleteNamespaceStreams, testServiceEnv } from "@kindred/service-kit";
+import { recordingLogger, testEnv, uniqueName, waitFor } from "@kindred/testing";
+import { createApp } from "../src/app.ts";
+import { loadRealtimeConfig } from "../src/config.ts";
 import type { TokenVerifier } from "../src/token-verifier.ts";
+
+const postCreated = catalog.postCreated;
 
 /** Tokens the fake verifier accepts: `token-<user id>`. */
 export const fakeVerifier: TokenVerifier = {
@@ -25,9 +37,45 @@ export const fakeVerifier: TokenVerifier = {
   },
 };
 
+/** Realtime reading a test's namespace, by default with the fake verifier. */
+export function realtimeHost(
+  namespace: string,
+  options: { withVerifier?: boolean; extra?: Record<string, string> } = {},
+) {
+  return createApp(
+    loadRealtimeConfig(
+      testServiceEnv({ extra: { EVENTS_NAMESPACE: namespace, ...options.extra } }),
+    ),
+    options.withVerifier === false ? {} : { verifier: fakeVerifier },
+  );
+}
+
 /**
- * A test's own event namespace on the shared NATS: the CONTENT stream realtime reads (which the
- * content service would create), and a publisher of `content.post.created.v1` as its relay would.
+ * Waits until realtime has handled the events of `subject` up to stream sequence `sequence`, as
+ * its readiness check `check` reports (realtime has no other idle hook: it is another process
+ * in production, and a block has no frame to wait for).
+ */
+export async function handledUpTo(
+  host: ServiceHost,
+  check: string,
+  subject: string,
+  sequence: number,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      const details = (await host.readiness.report()).checks[check]?.details as
+        | { subjects?: Record<string, number> }
+        | undefined;
+      return (details?.subjects?.[subject] ?? 0) >= sequence ? true : undefined;
+    },
+    { what: `realtime to handle ${subject} up to ${sequence}` },
+  );
+}
+
+/**
+ * A test's own event namespace on the shared NATS: the streams realtime reads (CONTENT, which the
+ * content service would create, and MODERATION and IDENTITY), and a publisher of their events as
+ * the producers' relays would. Disposing it deletes every stream of the namespace.
  */
 export async function contentEvents() {
   const prefix = uniqueName("rt");
@@ -39,60 +87,79 @@ export async function contentEvents() {
   );
   await nats.connected();
   const publisher = jetStreamPublisher(nats);
-  const stream = streamIn(ns, contentStream);
+  const createStreams = async (...specs: StreamSpec[]) =>
+    applyTopology(
+      await nats.jetstreamManager(),
+      specs.map((spec) => ({ ...spec, maxAgeMs: 3_600_000, duplicateWindowMs: 120_000 })),
+      { namespace: ns, replicas: 1, maxBytes: -1, logger },
+    );
+  /** The stream sequence of the last event stored in `spec`'s stream. */
+  const lastSequence = async (spec: StreamSpec) =>
+    (await (await nats.jetstreamManager()).streams.info(streamIn(ns, spec.name))).state.last_seq;
+  /** Publishes one event with its producer's headers (its stream must exist); returns its sequence. */
+  const publish = async <Desc extends DescMessage>(
+    stream: StreamSpec,
+    event: EventType<Desc>,
+    message: MessageInitShape<Desc>,
+    aggregateId: string,
+  ): Promise<number> => {
+    const id = randomUUID();
+    const headers = toHeaders(
+      {
+        id,
+        type: event.name,
+        version: event.version,
+        producer: event.domain,
+        occurredAt: new Date("2026-11-25T12:00:00Z"),
+        actorId: "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b11",
+        aggregateType: event.aggregateType,
+        aggregateId,
+        correlationId: id,
+      },
+      event.schema.typeName,
+    );
+    await publisher.publish(
+      subjectIn(ns, event.subject),
+      toBinary(event.schema, create(event.schema, message)),
+      { msgID: id, headers, timeoutMs: 5_000 },
+    );
+    return lastSequence(stream);
+  };
   return {
     /** `EVENTS_NAMESPACE` for the service under test. */
     namespace: prefix,
+    /** The CONTENT stream, as the content service creates it. */
     async createStream() {
-      await applyTopology(
-        await nats.jetstreamManager(),
-        [
-          {
-            name: contentStream,
-            subjects: ["content.>"],
-            description: "realtime test",
-            maxAgeMs: 3_600_000,
-            maxBytes: 64 * 1_048_576,
-            duplicateWindowMs: 120_000,
-          },
-        ],
-        { namespace: ns, replicas: 1, logger },
-      );
+      await createStreams(contentStream);
     },
+    /** CONTENT, MODERATION and IDENTITY. */
+    async createAllStreams() {
+      await createStreams(contentStream, moderationStream, identityStream);
+    },
+    publish,
     /** Publishes a PostCreated with the relay's headers; returns its stream sequence. */
-    async publishPost(post: { postId: string; circleId: string; body?: string }): Promise<number> {
-      const id = randomUUID();
-      const headers = toHeaders(
+    publishPost(post: {
+      postId: string;
+      circleId: string;
+      body?: string;
+      authorId?: string;
+    }): Promise<number> {
+      return publish(
+        contentStream,
+        postCreated,
         {
-          id,
-          type: postCreated.name,
-          version: postCreated.version,
-          producer: "content",
-          occurredAt: new Date("2026-11-25T12:00:00Z"),
-          actorId: "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b11",
-          aggregateType: "post",
-          aggregateId: post.postId,
-          correlationId: id,
+          postId: post.postId,
+          circleId: post.circleId,
+          authorId: post.authorId ?? "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b11",
+          body: post.body ?? "hello",
+          createdAt: timestampNow(),
+          version: 1n,
         },
-        PostCreatedSchema.typeName,
+        post.postId,
       );
-      const payload = create(PostCreatedSchema, {
-        postId: post.postId,
-        circleId: post.circleId,
-        authorId: "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b11",
-        body: post.body ?? "hello",
-        createdAt: timestampNow(),
-        version: 1n,
-      });
-      await publisher.publish(
-        subjectIn(ns, postCreated.subject),
-        toBinary(PostCreatedSchema, payload),
-        { msgID: id, headers, timeoutMs: 5_000 },
-      );
-      return (await (await nats.jetstreamManager()).streams.info(stream)).state.last_seq;
     },
     async [Symbol.asyncDispose]() {
-      await (await nats.jetstreamManager()).streams.delete(stream).catch(() => {});
+      await deleteNamespaceStreams(testEnv.natsUrl, ns).catch(() => {});
       await nats[Symbol.asyncDispose]();
     },
   };
