@@ -13,8 +13,8 @@ type AccountRestricted = typeof moderationEvents.accountRestricted.schema;
 /**
  * Applies moderation's account decisions (`moderation.account.restricted.v1`): a suspension or
  * ban ends every session of the user at once (their access tokens are refused within seconds
- * through the revocation events) and sign-in is refused until the suspension ends; a lift
- * clears both. Each decision is in the audit log with the moderation case that made it.
+ * through the revocation events) and sign-in is refused until the suspension or time-limited
+ * ban ends, or for good after a permanent ban; a lift clears both. Each decision is in the audit log with the moderation case that made it.
  */
 export function restrictionConsumer(deps: IdentityDeps): ConsumerSpec<AccountRestricted> {
   return {
@@ -38,13 +38,17 @@ export function restrictionConsumer(deps: IdentityDeps): ConsumerSpec<AccountRes
           .set({ suspended_until: null, banned_at: null, updated_at: now })
           .where("id", "=", userId)
           .execute();
-      } else if (kind === AccountRestrictionKind.BANNED) {
+      } else if (kind === AccountRestrictionKind.BANNED && until === undefined) {
         await trx
           .updateTable("app_user")
           .set({ banned_at: now, updated_at: now })
           .where("id", "=", userId)
           .execute();
-      } else if (kind === AccountRestrictionKind.SUSPENDED && until !== undefined) {
+      } else if (
+        (kind === AccountRestrictionKind.SUSPENDED || kind === AccountRestrictionKind.BANNED) &&
+        until !== undefined
+      ) {
+        // A time-limited ban keeps the account out exactly as a suspension does, until `until`.
         await trx
           .updateTable("app_user")
           .set({ suspended_until: timestampDate(until), updated_at: now })

@@ -173,6 +173,18 @@ describe("account restrictions from moderation", () => {
       timeoutMs: 15_000,
       what: "ban",
     });
+    // A time-limited ban keeps the account out until it ends, as a suspension does.
+    await restrict(AccountRestrictionKind.LIFTED);
+    await waitUntil(loginOutcome, (o) => o === "signed in", { timeoutMs: 15_000, what: "lift" });
+    const banEnds = new Date(Date.now() + 7_200_000);
+    await restrict(AccountRestrictionKind.BANNED, banEnds);
+    await waitUntil(loginOutcome, (o) => o === "PermissionDenied", {
+      timeoutMs: 15_000,
+      what: "time-limited ban",
+    });
+    expect((await connectErrorOf(identity.auth.login(account))).rawMessage).toContain(
+      banEnds.toISOString(),
+    );
     const audit = await identity.app.deps.db.kysely
       .selectFrom("audit_event")
       .select("details")
@@ -180,7 +192,13 @@ describe("account restrictions from moderation", () => {
       .where("kind", "=", "account_restricted")
       .orderBy("occurred_at")
       .execute();
-    expect(audit.map((a) => a.details.decision)).toEqual(["suspended", "lifted", "banned"]);
+    expect(audit.map((a) => a.details.decision)).toEqual([
+      "suspended",
+      "lifted",
+      "banned",
+      "lifted",
+      "banned",
+    ]);
   });
 });
 
