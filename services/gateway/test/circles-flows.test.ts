@@ -1,8 +1,5 @@
-import { once } from "node:events";
-import { createServer, type Server } from "node:http";
 import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
 import { Code, createClient, type Transport } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { buildApp as buildCircles } from "@kindred/circles/app";
 import { loadCirclesConfig } from "@kindred/circles/config";
 import { buildApp as buildContent } from "@kindred/content/app";
@@ -25,8 +22,7 @@ import { createTestDatabase, testEnv, uniqueName, waitFor } from "@kindred/testi
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../src/app.ts";
-import { loadGatewayConfig, upstreamNames } from "../src/config.ts";
+import { bearerTransport, startEdge } from "./edge-harness.ts";
 
 /**
  * Issue 5's main flow where a mobile client meets it: through the gateway, with the real
@@ -35,16 +31,7 @@ import { loadGatewayConfig, upstreamNames } from "../src/config.ts";
  */
 const namespace = uniqueName("cflow");
 const disposables: AsyncDisposable[] = [];
-const stubs: Server[] = [];
-let gateway: ServiceHost;
-
-async function readyStub(): Promise<string> {
-  const server = createServer((req, res) => res.writeHead(req.url === "/readyz" ? 200 : 404).end());
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  stubs.push(server);
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
+let gateway: ServiceHost & AsyncDisposable;
 
 beforeAll(async () => {
   const extra = { EVENTS_NAMESPACE: namespace };
@@ -77,33 +64,16 @@ beforeAll(async () => {
     CIRCLES_URL: circles.url,
     CONTENT_URL: content.url,
   };
-  for (const name of upstreamNames.filter((n) => !(`${n.toUpperCase()}_URL` in upstreams))) {
-    upstreams[`${name.toUpperCase()}_URL`] = await readyStub();
-  }
-  gateway = await startReady(
-    createApp(loadGatewayConfig(testServiceEnv({ extra: { ...upstreams, ...extra } }))),
-  );
+  gateway = await startEdge(upstreams, extra);
   disposables.unshift(gateway);
 }, 60_000);
 
 afterAll(async () => {
   for (const d of disposables) await d[Symbol.asyncDispose]();
-  for (const stub of stubs) stub.close();
   await deleteNamespaceStreams(testEnv.natsUrl, eventNamespace(namespace));
 });
 
-function transport(token?: string): Transport {
-  return createConnectTransport({
-    baseUrl: gateway.url,
-    httpVersion: "1.1",
-    interceptors: [
-      (next) => (req) => {
-        if (token !== undefined) req.header.set("authorization", `Bearer ${token}`);
-        return next(req);
-      },
-    ],
-  });
-}
+const transport = (token?: string): Transport => bearerTransport(gateway.url, token);
 
 /** A signed-up user's clients at the edge. */
 async function person(name: string) {
