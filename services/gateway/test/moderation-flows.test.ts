@@ -32,6 +32,7 @@ import {
 import { createTestDatabase, testEnv, uniqueName, waitFor } from "@kindred/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // The fake PagerDuty of moderation's tests, and realtime's socket helper, shared by path.
+import { FakeClassifier } from "../../moderation/test/outbound/fake-classifier.ts";
 import { FakePagerDuty } from "../../moderation/test/outbound/fake-pagerduty.ts";
 import { openSocket, type TestSocket } from "../../realtime/test/helpers.ts";
 import { bearerTransport, startEdge } from "./edge-harness.ts";
@@ -47,6 +48,7 @@ let gateway: ServiceHost & AsyncDisposable;
 let identity: IdentityApp;
 let contentApp: ReturnType<typeof buildContent>;
 let pager: FakePagerDuty;
+let classifier: FakeClassifier;
 
 beforeAll(async () => {
   const extra = { EVENTS_NAMESPACE: namespace };
@@ -58,7 +60,10 @@ beforeAll(async () => {
   ]);
   disposables.push(identityDb, circlesDb, contentDb, moderationDb);
   pager = await FakePagerDuty.start({ routingKey });
-  disposables.push(pager);
+  // The external classifier is down for the whole run: the rules must still do their work.
+  classifier = await FakeClassifier.start({ apiKey: "sk-e2e" });
+  classifier.failNext(1_000_000, 503);
+  disposables.push(pager, classifier);
   identity = buildIdentity(loadIdentityConfig(testServiceEnv({ database: identityDb, extra })));
   await startReady(identity.host);
   disposables.unshift(identity.host);
@@ -80,6 +85,9 @@ beforeAll(async () => {
               ...auth,
               PAGER_URL: pager.url,
               PAGER_ROUTING_KEY: routingKey,
+              CLASSIFIER_URL: classifier.endpoint,
+              CLASSIFIER_API_KEY: "sk-e2e",
+              CLASSIFIER_TIMEOUT_MS: "300",
               SCAN_POLL_MS: "200",
             },
           }),
@@ -205,6 +213,7 @@ describe("moderation through the gateway", () => {
     const crisisCase = await caseFor(moderator, crisis);
     const insultCase = await caseFor(moderator, insult);
     const { cases } = await moderator.moderation.listQueue({});
+    expect(cases.map((c) => c.id).indexOf(crisisCase.id)).toBe(0);
     expect(cases.map((c) => c.id).indexOf(crisisCase.id)).toBeLessThan(
       cases.map((c) => c.id).indexOf(insultCase.id),
     );
@@ -220,6 +229,33 @@ describe("moderation through the gateway", () => {
     const ownerQueue = (await owner.moderation.listQueue({})).cases.map((c) => c.id);
     expect(ownerQueue).toContain(insultCase.id);
     expect(ownerQueue).not.toContain(crisisCase.id);
+    // The classifier was down: the rules flagged it anyway, and the case says so.
+    const { case: crisisDetail } = await moderator.moderation.getCase({ caseId: crisisCase.id });
+    expect(crisisDetail?.ruleMatches.find((m) => m.ruleId === "classifier")?.detail).toMatch(
+      /^classifier unavailable/,
+    );
+    expect(classifier.requestCount).toBeGreaterThan(0);
+    // Content holds the crisis post as evidence while its case is open, and lets go once it is
+    // dismissed (nothing to appeal).
+    const heldIds = async () =>
+      (
+        await contentApp.events.database.kysely
+          .selectFrom("evidence_hold")
+          .select("content_id")
+          .where("content_id", "=", crisis)
+          .execute()
+      ).length;
+    await eventually(
+      async () => ((await heldIds()) > 0 ? true : undefined),
+      "the crisis post held",
+    );
+    await moderator.moderation.claimCase({ caseId: crisisCase.id });
+    await moderator.moderation.resolveCase({
+      caseId: crisisCase.id,
+      action: Action.DISMISS,
+      note: "a member in crisis, supported by the circle; nothing to act on",
+    });
+    await eventually(async () => ((await heldIds()) === 0 ? true : undefined), "the hold released");
 
     // Bob's feed shows the insult (and is now cached).
     const feedIds = async () => (await bob.posts.listFeed({ pageSize: 50 })).posts.map((p) => p.id);
