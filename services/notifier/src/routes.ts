@@ -1,12 +1,19 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { NotifierService } from "@kindred/proto/notifier/v1";
+import type { NotifierDeps } from "./deps.ts";
+import { getPreferences } from "./rpc/get-preferences.ts";
+import { registerDevice } from "./rpc/register-device.ts";
+import { unregisterDevice } from "./rpc/unregister-device.ts";
+import { updatePreferences } from "./rpc/update-preferences.ts";
 
-/**
- * The public Connect services notifier owns. Methods not implemented yet answer `unimplemented`
- * (connect-es does so for every method missing from an implementation); issue 7 fills them in.
- */
-export function routes() {
+/** The public Connect services notifier owns: one file per method under `rpc/`. */
+export function routes(deps: NotifierDeps) {
   return (router: ConnectRouter) => {
-    router.service(NotifierService, {});
+    router.service(NotifierService, {
+      registerDevice: registerDevice(deps),
+      unregisterDevice: unregisterDevice(deps),
+      getPreferences: getPreferences(deps),
+      updatePreferences: updatePreferences(deps),
+    });
   };
 }

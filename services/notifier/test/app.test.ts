@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { invalidTokenMessage } from "@kindred/auth";
+import { invalidTokenMessage, signInFirstMessage } from "@kindred/auth";
 import { createTestSigner } from "@kindred/auth/testing";
 import { contentEvents, contentStream } from "@kindred/event-catalog";
 import { eventNamespace } from "@kindred/events";
@@ -22,7 +22,7 @@ const someId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b10";
 const userId = "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b11";
 
 describe("notifier", () => {
-  it("records a delivery decision for every new post, once, and answers unimplemented for what issue 7 builds", async () => {
+  it("records a delivery decision for every new post, once, and validates requests before the method", async () => {
     await using db = await createTestDatabase("notifier");
     const namespace = eventNamespace(uniqueName("notifier"));
     await using _streams = {
@@ -61,7 +61,6 @@ describe("notifier", () => {
     ]);
 
     const client = clientFor(NotifierService, host);
-    await expect(client.getPreferences({})).rejects.toMatchObject({ code: Code.Unimplemented });
     const invalid = await connectErrorOf(client.unregisterDevice({ deviceId: "device-1" }));
     expect(invalid).toMatchObject({ code: Code.InvalidArgument });
     expect(invalid.rawMessage).toContain("device_id");
@@ -84,12 +83,11 @@ describe("notifier", () => {
     const client = clientFor(NotifierService, host);
     const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
-    // Anonymous and signed-in callers both reach the method (which a later issue implements).
-    await expect(client.getPreferences({})).rejects.toMatchObject({ code: Code.Unimplemented });
+    // Every method is about the caller's own devices and preferences: anonymous calls are refused.
+    const anonymous = await connectErrorOf(client.getPreferences({}));
+    expect(anonymous).toMatchObject({ code: Code.Unauthenticated, rawMessage: signInFirstMessage });
     const valid = bearer(await signer.mint({ sub: userId, sid: "s-1", roles: ["member"] }));
-    await expect(client.getPreferences({}, valid)).rejects.toMatchObject({
-      code: Code.Unimplemented,
-    });
+    expect((await client.getPreferences({}, valid)).preferences?.kinds).toHaveLength(4);
 
     // A bad token is refused whatever the method, before the request is even validated.
     const forged = await (await createTestSigner({ kid: signer.kid })).mint({ sub: userId });

@@ -6,9 +6,9 @@ import type { NotifierDatabase } from "../db/schema.ts";
 type PostCreated = (typeof contentEvents.postCreated)["schema"];
 
 /**
- * Decides whether a new post becomes a push. Posts are not pushed by default (responses and
- * SOS are — issue 7 adds preferences and the push itself); the decision is recorded either
- * way, so "why did (not) I get a notification" has an answer.
+ * Records that a new post does not become a push: circles see new posts in their feeds and
+ * live, not on the lock screen (responses, SOS and moderation decisions are pushed, ADR 17).
+ * The decision is kept per post so "why did I not get a notification" has an answer.
  */
 export const postCreatedConsumer: ConsumerSpec<PostCreated> = {
   name: "notifier-post-created",
