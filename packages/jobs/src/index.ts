@@ -1,3 +1,4 @@
+export { BatchLoop, type BatchLoopOptions } from "./batch-loop.ts";
 export { type JobMetrics, jobMetrics } from "./job-metrics.ts";
 export {
   type JobReport,

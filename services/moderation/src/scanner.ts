@@ -1,5 +1,6 @@
 import type { Database } from "@kindred/database";
 import type { Outbox } from "@kindred/events";
+import { BatchLoop } from "@kindred/jobs";
 import type { Logger } from "@kindred/logging";
 import { sql } from "kysely";
 import { Counter, Histogram, type Registry } from "prom-client";
@@ -61,13 +62,9 @@ export class Scanner implements AsyncDisposable {
   readonly #o: Required<Omit<ScannerOptions, "classifier">> & {
     classifier: Classifier | undefined;
   };
+  readonly #loop: BatchLoop;
   readonly #scans: Counter<"outcome">;
   readonly #duration: Histogram;
-  readonly #stop = new AbortController();
-  #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
-  #pending = false;
-  #busy: Promise<number> | undefined;
 
   constructor(options: ScannerOptions) {
     this.#o = {
@@ -77,6 +74,12 @@ export class Scanner implements AsyncDisposable {
       now: () => new Date(),
       ...options,
     };
+    this.#loop = new BatchLoop({
+      batch: () => this.#batch(),
+      pollMs: options.pollMs,
+      logger: options.logger,
+      failureMessage: "moderation scanner batch failed",
+    });
     const registers = [options.registry];
     this.#scans = new Counter({
       name: "kindred_moderation_scans_total",
@@ -93,56 +96,22 @@ export class Scanner implements AsyncDisposable {
   }
 
   start(): void {
-    this.#loop ??= this.#run();
+    this.#loop.start();
   }
 
-  /** Scans soon: an item was queued. */
+  /** Runs soon: work was queued (called after its commit). */
   wake(): void {
-    this.#pending = true;
-    this.#wake?.();
+    this.#loop.wake();
   }
 
-  /** Scans until nothing is due (tests, and the poll). Returns how many items were scanned. */
-  async drain(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const n = await this.runOnce();
-      total += n;
-      if (n === 0) return total;
-    }
+  /** Runs until nothing is due (tests). Returns how many items were handled. */
+  drain(): Promise<number> {
+    return this.#loop.drain();
   }
 
   /** One batch; concurrent callers share the batch in flight. */
   runOnce(): Promise<number> {
-    this.#busy ??= this.#batch().finally(() => {
-      this.#busy = undefined;
-    });
-    return this.#busy;
-  }
-
-  async #run(): Promise<void> {
-    const signal = this.#stop.signal;
-    while (!signal.aborted) {
-      this.#pending = false;
-      try {
-        const n = await this.runOnce();
-        if (n > 0) continue;
-      } catch (err) {
-        this.#o.logger.error({ err }, "moderation scanner batch failed");
-      }
-      if (this.#pending || signal.aborted) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, this.#o.pollMs);
-        function done() {
-          clearTimeout(timer);
-          signal.removeEventListener("abort", done);
-          resolve();
-        }
-        this.#wake = done;
-        signal.addEventListener("abort", done, { once: true });
-      });
-      this.#wake = undefined;
-    }
+    return this.#loop.runOnce();
   }
 
   async #batch(): Promise<number> {
@@ -202,7 +171,7 @@ export class Scanner implements AsyncDisposable {
     const classified =
       this.#o.classifier === undefined
         ? undefined
-        : await this.#o.classifier.classify(row.body, this.#stop.signal);
+        : await this.#o.classifier.classify(row.body, this.#loop.signal);
     const matches = [
       ...verdict.matches,
       ...(classified?.status === "ok" ? classified.matches : []),
@@ -328,8 +297,6 @@ export class Scanner implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    this.#stop.abort();
-    await this.#loop;
-    await this.#busy?.catch(() => undefined);
+    await this.#loop[Symbol.asyncDispose]();
   }
 }

@@ -1,4 +1,5 @@
 import type { Database } from "@kindred/database";
+import { BatchLoop } from "@kindred/jobs";
 import type { Logger } from "@kindred/logging";
 import { backoffDelay } from "@kindred/resilience";
 import { sql } from "kysely";
@@ -66,14 +67,16 @@ interface Leased {
  */
 export class Dispatcher implements AsyncDisposable {
   readonly #o: DispatcherOptions & { now: () => Date };
-  readonly #stop = new AbortController();
-  #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
-  #pending = false;
-  #busy: Promise<number> | undefined;
+  readonly #loop: BatchLoop;
 
   constructor(options: DispatcherOptions) {
     this.#o = { now: () => new Date(), ...options };
+    this.#loop = new BatchLoop({
+      batch: () => this.#batch(),
+      pollMs: options.settings.pollMs,
+      logger: options.logger,
+      failureMessage: "push dispatcher batch failed",
+    });
     const db = options.db.kysely;
     new Gauge({
       name: "kindred_notifier_queue_due",
@@ -96,31 +99,22 @@ export class Dispatcher implements AsyncDisposable {
   }
 
   start(): void {
-    this.#loop ??= this.#run();
+    this.#loop.start();
   }
 
-  /** Sends soon: a consumer queued deliveries (called after its commit). */
+  /** Runs soon: work was queued (called after its commit). */
   wake(): void {
-    this.#pending = true;
-    this.#wake?.();
+    this.#loop.wake();
   }
 
-  /** Sends until nothing is due (tests). Returns how many deliveries were handled. */
-  async drain(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const n = await this.runOnce();
-      total += n;
-      if (n === 0) return total;
-    }
+  /** Runs until nothing is due (tests). Returns how many items were handled. */
+  drain(): Promise<number> {
+    return this.#loop.drain();
   }
 
   /** One batch; concurrent callers share the batch in flight. */
   runOnce(): Promise<number> {
-    this.#busy ??= this.#batch().finally(() => {
-      this.#busy = undefined;
-    });
-    return this.#busy;
+    return this.#loop.runOnce();
   }
 
   /** The queue for readiness: due deliveries and how late the oldest is. */
@@ -134,33 +128,8 @@ export class Dispatcher implements AsyncDisposable {
     return { due: Number(row?.due ?? 0), oldestDueSeconds: Math.round(row?.oldest ?? 0) };
   }
 
-  async #run(): Promise<void> {
-    const signal = this.#stop.signal;
-    while (!signal.aborted) {
-      this.#pending = false;
-      try {
-        const n = await this.runOnce();
-        if (n > 0) continue;
-      } catch (err) {
-        this.#o.logger.error({ err }, "push dispatcher batch failed");
-      }
-      if (this.#pending || signal.aborted) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, this.#o.settings.pollMs);
-        function done() {
-          clearTimeout(timer);
-          signal.removeEventListener("abort", done);
-          resolve();
-        }
-        this.#wake = done;
-        signal.addEventListener("abort", done, { once: true });
-      });
-      this.#wake = undefined;
-    }
-  }
-
   async #batch(): Promise<number> {
-    if (this.#stop.signal.aborted) return 0;
+    if (this.#loop.signal.aborted) return 0;
     const { batchSize, leaseMs } = this.#o.settings;
     const leased = await sql<Leased>`
       with leased as (
@@ -239,9 +208,9 @@ export class Dispatcher implements AsyncDisposable {
     );
     let result: PushResult;
     try {
-      result = await provider.send(message, this.#stop.signal);
+      result = await provider.send(message, this.#loop.signal);
     } catch (err) {
-      if (this.#stop.signal.aborted) {
+      if (this.#loop.signal.aborted) {
         await this.#release(row);
         return;
       }
@@ -415,8 +384,6 @@ export class Dispatcher implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    this.#stop.abort();
-    await this.#loop;
-    await this.#busy?.catch(() => undefined);
+    await this.#loop[Symbol.asyncDispose]();
   }
 }
