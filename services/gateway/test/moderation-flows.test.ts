@@ -8,6 +8,8 @@ import { buildApp as buildIdentity, type IdentityApp } from "@kindred/identity/a
 import { loadIdentityConfig } from "@kindred/identity/config";
 import { buildApp as buildModeration } from "@kindred/moderation/app";
 import { loadModerationConfig } from "@kindred/moderation/config";
+import { buildApp as buildNotifier } from "@kindred/notifier/app";
+import { loadNotifierConfig } from "@kindred/notifier/config";
 import { CircleService, Visibility } from "@kindred/proto/circles/v1";
 import { PostService } from "@kindred/proto/content/v1";
 import { AuthService, UserService } from "@kindred/proto/identity/v1";
@@ -20,6 +22,7 @@ import {
   ReportReason,
   TargetKind,
 } from "@kindred/proto/moderation/v1";
+import { NotifierService, Platform } from "@kindred/proto/notifier/v1";
 import { createApp as createRealtime } from "@kindred/realtime/app";
 import { loadRealtimeConfig } from "@kindred/realtime/config";
 import type { ServiceHost } from "@kindred/runtime";
@@ -34,6 +37,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // The fake PagerDuty of moderation's tests, and realtime's socket helper, shared by path.
 import { FakeClassifier } from "../../moderation/test/outbound/fake-classifier.ts";
 import { FakePagerDuty } from "../../moderation/test/outbound/fake-pagerduty.ts";
+import { FakeFcm } from "../../notifier/test/push/fake-fcm.ts";
 import { openSocket, type TestSocket } from "../../realtime/test/helpers.ts";
 import { bearerTransport, startEdge } from "./edge-harness.ts";
 
@@ -49,21 +53,24 @@ let identity: IdentityApp;
 let contentApp: ReturnType<typeof buildContent>;
 let pager: FakePagerDuty;
 let classifier: FakeClassifier;
+let fcm: FakeFcm;
 
 beforeAll(async () => {
   const extra = { EVENTS_NAMESPACE: namespace };
-  const [identityDb, circlesDb, contentDb, moderationDb] = await Promise.all([
+  const [identityDb, circlesDb, contentDb, moderationDb, notifierDb] = await Promise.all([
     createTestDatabase("mf_identity"),
     createTestDatabase("mf_circles"),
     createTestDatabase("mf_content"),
     createTestDatabase("mf_moderation"),
+    createTestDatabase("mf_notifier"),
   ]);
-  disposables.push(identityDb, circlesDb, contentDb, moderationDb);
+  disposables.push(identityDb, circlesDb, contentDb, moderationDb, notifierDb);
   pager = await FakePagerDuty.start({ routingKey });
   // The external classifier is down for the whole run: the rules must still do their work.
   classifier = await FakeClassifier.start({ apiKey: "sk-e2e" });
   classifier.failNext(1_000_000, 503);
-  disposables.push(pager, classifier);
+  fcm = await FakeFcm.start();
+  disposables.push(pager, classifier, fcm);
   identity = buildIdentity(loadIdentityConfig(testServiceEnv({ database: identityDb, extra })));
   await startReady(identity.host);
   disposables.unshift(identity.host);
@@ -71,7 +78,7 @@ beforeAll(async () => {
   contentApp = buildContent(
     loadContentConfig(testServiceEnv({ database: contentDb, extra: auth })),
   );
-  const [circles, content, moderation, realtime] = await Promise.all([
+  const [circles, content, moderation, realtime, notifier] = await Promise.all([
     startReady(
       buildCircles(loadCirclesConfig(testServiceEnv({ database: circlesDb, extra: auth }))).host,
     ),
@@ -95,14 +102,30 @@ beforeAll(async () => {
       ).host,
     ),
     startReady(createRealtime(loadRealtimeConfig(testServiceEnv({ extra: auth })))),
+    startReady(
+      buildNotifier(
+        loadNotifierConfig(
+          testServiceEnv({
+            database: notifierDb,
+            extra: {
+              ...auth,
+              FCM_URL: fcm.url,
+              FCM_SERVICE_ACCOUNT: fcm.serviceAccount.json,
+              DISPATCH_POLL_MS: "200",
+            },
+          }),
+        ),
+      ).host,
+    ),
   ]);
-  disposables.unshift(circles, content, moderation, realtime);
+  disposables.unshift(circles, content, moderation, realtime, notifier);
   const upstreams: Record<string, string> = {
     IDENTITY_URL: identity.host.url,
     CIRCLES_URL: circles.url,
     CONTENT_URL: content.url,
     MODERATION_URL: moderation.url,
     REALTIME_URL: realtime.url,
+    NOTIFIER_URL: notifier.url,
   };
   gateway = await startEdge(upstreams, extra);
   disposables.unshift(gateway);
@@ -123,6 +146,7 @@ function clients(token: string | undefined) {
     posts: createClient(PostService, t),
     users: createClient(UserService, t),
     moderation: createClient(ModerationService, t),
+    notifier: createClient(NotifierService, t),
   };
 }
 
@@ -202,6 +226,13 @@ describe("moderation through the gateway", () => {
     bobSocket.send({ ref: "s1", subscribe: { channel: `circle:${circleId}` } });
     await frameWhere(bobSocket, (f) => "subscribed" in f);
 
+    const malloryPhone = `fcm-${Math.random().toString(36).slice(2)}`;
+    await mallory.notifier.registerDevice({
+      platform: Platform.ANDROID,
+      token: malloryPhone,
+      locale: "en-GB",
+      appVersion: "2.0.0",
+    });
     const insult = await postWhenMember(mallory, circleId, "honestly kys, loser");
     const crisis = await postWhenMember(
       bob,
@@ -292,6 +323,19 @@ describe("moderation through the gateway", () => {
         },
       },
     });
+    // …and on her phone, through FCM, without the moderator's words.
+    const push = await eventually(
+      async () =>
+        fcm.sends
+          .map((r) => r.body as { message: { token: string; data: Record<string, string> } })
+          .find(
+            (b) =>
+              b.message.token === malloryPhone && b.message.data.kind === "moderation_decision",
+          ),
+      "the decision pushed to the author's phone",
+    );
+    expect(push.message.data.decision_id).toBe(decision?.id);
+    expect(JSON.stringify(push)).not.toContain("never allowed");
     const mine = await mallory.moderation.listMyDecisions({});
     expect(mine.decisions.map((d) => [d.id, d.moderatorId])).toEqual([[decision?.id, ""]]);
 
