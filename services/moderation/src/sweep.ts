@@ -30,7 +30,12 @@ export async function sweep(
       if (row === undefined) return false;
       await trx
         .updateTable("mod_case")
-        .set({ assignee_id: null, claim_expires_at: null, updated_at: at })
+        .set({
+          assignee_id: null,
+          claim_expires_at: null,
+          expired_claim_by: row.assignee_id,
+          updated_at: at,
+        })
         .where("id", "=", row.id)
         .execute();
       await writeLog(trx, {

@@ -235,6 +235,14 @@ describe("claims and decisions", () => {
       code: Code.FailedPrecondition,
     });
     mod.advance(16 * 60_000);
+    // The sweep ends the claim; its holder is still told it expired.
+    await waitFor(
+      async () => {
+        const { case: c } = await circleMod.m.getCase({ caseId: found.id });
+        return c?.history.some((h) => h.kind === LogEntryKind.CLAIM_EXPIRED) ? true : undefined;
+      },
+      { what: "the sweep to end the claim" },
+    );
     expect(await connectErrorOf(resolve(circleMod))).toMatchObject({
       code: Code.FailedPrecondition,
       rawMessage: "your claim on the case expired; claim it again before resolving it",

@@ -241,4 +241,11 @@ export const migrations: MigrationList = {
       );
     },
   },
+  "20261127T1700_expired_claim_by": {
+    async up(db: Kysely<unknown>) {
+      // Who held the claim the sweep ended, so that they are told it expired rather than that
+      // they never claimed the case.
+      await sql`alter table mod_case add column expired_claim_by uuid`.execute(db);
+    },
+  },
 };

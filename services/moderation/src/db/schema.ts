@@ -85,6 +85,8 @@ export interface ModerationDatabase extends EventTables {
     reason: string;
     assignee_id: string | null;
     claim_expires_at: Date | null;
+    /** Who held the last claim the sweep ended. */
+    expired_claim_by: Generated<string | null>;
     report_count: Generated<number>;
     hidden: Generated<boolean>;
     created_at: Generated<Date>;

@@ -34,7 +34,12 @@ export function claimCase({ db, settings, now }: ModerationDeps): Method<"claimC
       const expires = new Date(at.getTime() + settings.claimTtlSeconds * 1000);
       const updated = await trx
         .updateTable("mod_case")
-        .set({ assignee_id: caller.userId, claim_expires_at: expires, updated_at: at })
+        .set({
+          assignee_id: caller.userId,
+          claim_expires_at: expires,
+          expired_claim_by: null,
+          updated_at: at,
+        })
         .where("id", "=", row.id)
         .returningAll()
         .executeTakeFirstOrThrow();

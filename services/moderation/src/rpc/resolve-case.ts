@@ -34,7 +34,8 @@ export function resolveCase({ db, outbox, settings, now }: ModerationDeps): Meth
         });
       }
       if (!holdsClaim(row, caller, at)) {
-        const expired = row.assignee_id === caller.userId;
+        // Expired: still recorded as theirs, or already ended by the sweep.
+        const expired = row.assignee_id === caller.userId || row.expired_claim_by === caller.userId;
         throw new DomainError(
           "failed_precondition",
           expired
