@@ -78,10 +78,11 @@ beforeAll(async () => {
   contentApp = buildContent(
     loadContentConfig(testServiceEnv({ database: contentDb, extra: auth })),
   );
-  const [circles, content, moderation, realtime, notifier] = await Promise.all([
-    startReady(
-      buildCircles(loadCirclesConfig(testServiceEnv({ database: circlesDb, extra: auth }))).host,
-    ),
+  // Circles first: realtime asks it whether a subscriber is a member.
+  const circles = await startReady(
+    buildCircles(loadCirclesConfig(testServiceEnv({ database: circlesDb, extra: auth }))).host,
+  );
+  const [content, moderation, realtime, notifier] = await Promise.all([
     startReady(contentApp.host),
     startReady(
       buildModeration(
@@ -101,7 +102,11 @@ beforeAll(async () => {
         ),
       ).host,
     ),
-    startReady(createRealtime(loadRealtimeConfig(testServiceEnv({ extra: auth })))),
+    startReady(
+      createRealtime(
+        loadRealtimeConfig(testServiceEnv({ extra: { ...auth, CIRCLES_URL: circles.url } })),
+      ),
+    ),
     startReady(
       buildNotifier(
         loadNotifierConfig(

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 // realtime's test helpers (a fake verifier, sockets, events) are shared by path.
 import {
   contentEvents,
+  everyoneIsMember,
   fakeVerifier,
   openSocket,
   rawUpgrade,
@@ -45,7 +46,8 @@ describe("gateway WebSocket upgrades", () => {
     await using realtime = await startReady(
       createRealtime(
         loadRealtimeConfig(testServiceEnv({ extra: { EVENTS_NAMESPACE: events.namespace } })),
-        { verifier: fakeVerifier },
+        // Membership is not what this tests: every user is a member of every circle.
+        { verifier: fakeVerifier, access: everyoneIsMember },
       ),
     );
     await using gateway = await gatewayTo(realtime.url);
@@ -63,12 +65,13 @@ describe("gateway WebSocket upgrades", () => {
       event: { channel: `circle:${circle}`, cursor: "1", postCreated: { id: post } },
     });
 
-    // Realtime's own refusal reaches the client as realtime sent it.
-    const refused = await rawUpgrade(`${gateway.url}/v1/realtime`, protocol);
+    // Realtime's own refusal (a token in the URL) reaches the client as realtime sent it.
+    const refused = await rawUpgrade(`${gateway.url}/v1/realtime?access_token=x`, protocol);
     expect(refused.status).toBe(401);
     expect(JSON.parse(refused.body)).toEqual({
       code: "unauthenticated",
-      message: "an Authorization: Bearer access token is required",
+      message:
+        "access tokens are not accepted in the URL (URLs are logged): send Authorization: Bearer <token> on the upgrade, or an auth frame first",
     });
 
     await realtime.stop();

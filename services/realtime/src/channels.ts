@@ -13,3 +13,8 @@ export function circleChannel(circleId: string): string {
 export function isUserChannel(channel: string): boolean {
   return channel.startsWith("user:");
 }
+
+/** The circle id of a `circle:<id>` channel, or undefined for another channel. */
+export function circleIdOf(channel: string): string | undefined {
+  return channel.startsWith("circle:") ? channel.slice("circle:".length) : undefined;
+}

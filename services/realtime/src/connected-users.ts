@@ -92,6 +92,27 @@ export class ConnectedUsers {
     }
   }
 
+  /**
+   * Files `connection` under its new session after a re-authentication with a token of another
+   * session of the same user (`previous`: the session it was filed under).
+   */
+  moveSession(connection: UserConnection, previous: string | undefined): void {
+    if (previous === connection.sessionId) return;
+    if (previous !== undefined) {
+      const session = this.#sessions.get(previous);
+      session?.delete(connection);
+      if (session?.size === 0) this.#sessions.delete(previous);
+    }
+    if (connection.sessionId !== undefined) {
+      let session = this.#sessions.get(connection.sessionId);
+      if (session === undefined) {
+        session = new Set();
+        this.#sessions.set(connection.sessionId, session);
+      }
+      session.add(connection);
+    }
+  }
+
   /** The open connections of a user on this instance. */
   ofUser(userId: string): UserConnection[] {
     return [...(this.#users.get(userId.toLowerCase())?.connections ?? [])];

@@ -7,6 +7,20 @@ export interface ClientIdentity {
    * revoked. Identity's tokens always carry one; a token without it is matched by user only.
    */
   readonly sessionId?: string | undefined;
+  /**
+   * When the token stops being valid (`exp`): a socket that has not re-authenticated by then is
+   * closed (4002). Identity's tokens always carry one; unset (test verifiers), it never expires.
+   */
+  readonly expiresAt?: Date | undefined;
+}
+
+/** What a connection is authenticated with: a verified token and whom it belongs to. */
+export interface Credentials extends ClientIdentity {
+  /**
+   * The access token itself, kept in memory only and never logged: the connection calls other
+   * services on its user's behalf with it. Unset only for connections tests build by hand.
+   */
+  readonly accessToken?: string | undefined;
 }
 
 /**

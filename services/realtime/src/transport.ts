@@ -16,7 +16,12 @@ export interface ClientSocket {
   readonly protocol: string;
   /** Bytes handed to `send` and not yet written to the network (backpressure). */
   readonly bufferedAmount: number;
-  send(frame: WireFrame): void;
+  /**
+   * Queues `frame` without waiting; `written` runs once it is written to the network (or failed
+   * because the socket closed), which is how the connection counts the frames still queued. On a
+   * socket that is closing already, the frame is discarded and `written` never runs.
+   */
+  send(frame: WireFrame, written?: () => void): void;
   /** Starts the closing handshake; a no-op on a socket already closing. */
   close(code: number, reason: string): void;
 }
@@ -24,13 +29,16 @@ export interface ClientSocket {
 /** What happens on one socket, as the connection sees it. */
 export interface SocketListener {
   onFrame(frame: WireFrame): void;
+  /** The client answered a heartbeat ping: it is alive although it sends nothing. */
+  onPong?(): void;
   onClose(code: number): void;
 }
 
 export interface Transport {
   /**
-   * Completes the WebSocket handshake of an upgrade request that realtime has already
-   * authenticated, answering with `protocol`, then hands the socket to `open`.
+   * Completes the WebSocket handshake of an upgrade request that realtime has accepted
+   * (authenticated by its header, or to be authenticated by its first frame), answering with
+   * `protocol`, then hands the socket to `open`.
    */
   accept(
     req: IncomingMessage,

@@ -1,10 +1,11 @@
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
+import { bearerRefusal, bearerToken } from "@kindred/auth";
 import type { Logger } from "@kindred/logging";
 import { CloseCode } from "@kindred/proto/realtime/v1";
 import type { RequestHandler, UpgradeHandler } from "@kindred/runtime";
 import { type Codec, chooseCodec, jsonProtocol, protoProtocol } from "./protocol.ts";
-import type { ClientIdentity, TokenVerifier } from "./token-verifier.ts";
+import type { Credentials, TokenVerifier } from "./token-verifier.ts";
 import type { ClientSocket, SocketListener, Transport } from "./transport.ts";
 
 export const realtimePath = "/v1/realtime";
@@ -13,9 +14,15 @@ export interface EndpointOptions {
   transport: Transport;
   verifier: TokenVerifier;
   logger: Logger;
-  /** Builds the connection of an accepted, authenticated socket. */
-  connect(socket: ClientSocket, codec: Codec, identity: ClientIdentity): SocketListener;
+  /**
+   * Builds the connection of an accepted socket: authenticated by its upgrade's header, or
+   * (`undefined`) to be authenticated by its first frame.
+   */
+  connect(socket: ClientSocket, codec: Codec, credentials: Credentials | undefined): SocketListener;
 }
+
+/** Query parameters that carry a token in other APIs; realtime refuses them (tokens in URLs get logged). */
+const tokenParameters = ["access_token", "token"];
 
 /** Answers an upgrade that is refused with a plain HTTP response: no socket is opened. */
 function refuse(
@@ -39,16 +46,21 @@ function refuse(
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
 }
 
-/** The token of `Authorization: Bearer <token>`, or undefined. */
-function bearerToken(header: string | undefined): string | undefined {
-  const match = /^Bearer +([^ ]+) *$/i.exec(header ?? "");
-  return match?.[1];
+/** Whether the query of `url` names a token parameter (whatever its value). */
+function hasTokenInQuery(url: string): boolean {
+  const query = url.indexOf("?");
+  if (query < 0) return false;
+  const params = new URLSearchParams(url.slice(query + 1));
+  return [...params.keys()].some((name) => tokenParameters.includes(name.toLowerCase()));
 }
 
 /**
- * `GET /v1/realtime`: authenticates the upgrade (`Authorization: Bearer`), agrees on a
- * subprotocol, and hands the socket to the transport. A refused upgrade gets an HTTP error with
- * a JSON body (401, 400, 404, 503) and no socket. Tokens are never logged.
+ * `GET /v1/realtime`: agrees on a subprotocol, authenticates the upgrade when it carries
+ * `Authorization: Bearer` (mobile clients), and hands the socket to the transport. An upgrade
+ * without that header (browsers, which cannot set it) is accepted unauthenticated: its
+ * connection waits for an auth frame. A refused upgrade gets an HTTP error with a JSON body
+ * (401, 400, 404, 503) and no socket. Tokens are never logged, and never taken from the URL:
+ * an upgrade with `?access_token=` (or `?token=`) is refused, so that clients stop sending them.
  */
 export class WebSocketEndpoint {
   readonly #options: EndpointOptions;
@@ -90,6 +102,16 @@ export class WebSocketEndpoint {
       refuse(socket, 404, "not_found", "no such route");
       return;
     }
+    if (hasTokenInQuery(req.url ?? "")) {
+      refuse(
+        socket,
+        401,
+        "unauthenticated",
+        "access tokens are not accepted in the URL (URLs are logged): send Authorization: Bearer <token> on the upgrade, or an auth frame first",
+        { "www-authenticate": 'Bearer error="invalid_request"' },
+      );
+      return;
+    }
     if (this.#closing) {
       refuse(socket, 503, "unavailable", "the server is restarting; reconnect");
       return;
@@ -105,27 +127,33 @@ export class WebSocketEndpoint {
       return;
     }
     const token = bearerToken(req.headers.authorization);
-    if (token === undefined) {
-      refuse(socket, 401, "unauthenticated", "an Authorization: Bearer access token is required", {
-        "www-authenticate": "Bearer",
-      });
-      return;
-    }
-    let identity: ClientIdentity;
-    try {
-      const { userId, sessionId } = await verifier.verify(token);
-      identity = { userId, sessionId };
-    } catch (err) {
-      const cause =
-        err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
-      logger.info(
-        { reason: err instanceof Error ? err.message : String(err), cause },
-        "token refused",
-      );
-      refuse(socket, 401, "unauthenticated", "the access token is invalid or expired", {
+    if (token === null) {
+      refuse(socket, 401, "unauthenticated", "the Authorization header is not a bearer token", {
         "www-authenticate": 'Bearer error="invalid_token"',
       });
       return;
+    }
+    let credentials: Credentials | undefined;
+    if (token !== undefined) {
+      try {
+        const { userId, sessionId, expiresAt } = await verifier.verify(token);
+        credentials = { userId, sessionId, expiresAt, accessToken: token };
+      } catch (err) {
+        const cause =
+          err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
+        logger.info(
+          { reason: err instanceof Error ? err.message : String(err), cause },
+          "token refused",
+        );
+        if (bearerRefusal(err)?.status === 503) {
+          refuse(socket, 503, "unavailable", "tokens cannot be checked right now; retry later");
+          return;
+        }
+        refuse(socket, 401, "unauthenticated", "the access token is invalid or expired", {
+          "www-authenticate": 'Bearer error="invalid_token"',
+        });
+        return;
+      }
     }
     if (this.#closing) {
       refuse(socket, 503, "unavailable", "the server is restarting; reconnect");
@@ -134,10 +162,10 @@ export class WebSocketEndpoint {
     if (socket.destroyed) return;
     transport.accept(req, socket, head, codec.protocol, (client) => {
       logger.debug(
-        { userId: identity.userId, protocol: codec.protocol },
+        { userId: credentials?.userId, protocol: codec.protocol, byHeader: token !== undefined },
         "realtime connection opened",
       );
-      return this.#options.connect(client, codec, identity);
+      return this.#options.connect(client, codec, credentials);
     });
   }
 

@@ -7,10 +7,17 @@ import type { ClientSocket, SocketListener, Transport, WireFrame } from "./trans
 export interface WsTransportOptions {
   /** Largest frame a client may send; a bigger one closes its socket with 1009. */
   maxFrameBytes: number;
-  /** A ping every interval; a socket that did not answer the previous ping is cut. 0: none. */
+  /**
+   * A ping every interval (0: none), which keeps proxies and NATs from dropping a quiet socket;
+   * its pongs are the client's heartbeat: the connection closes a socket that neither sends nor
+   * answers for its idle timeout.
+   */
   pingIntervalMs: number;
   logger: Logger;
 }
+
+const textFrame = { binary: false } as const;
+const binaryFrame = { binary: true } as const;
 
 function bytesOf(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
@@ -22,8 +29,6 @@ export class WsTransport implements Transport {
   readonly #server: WebSocketServer;
   readonly #logger: Logger;
   readonly #sockets = new Set<WebSocket>();
-  /** Sockets pinged and not yet answered. */
-  readonly #awaitingPong = new Set<WebSocket>();
   /** The subprotocol realtime chose for each pending handshake. */
   readonly #chosen = new WeakMap<IncomingMessage, string>();
   readonly #pinger: NodeJS.Timeout | undefined;
@@ -61,8 +66,9 @@ export class WsTransport implements Transport {
         get bufferedAmount() {
           return ws.bufferedAmount;
         },
-        send(frame: WireFrame) {
-          if (ws.readyState === ws.OPEN) ws.send(frame, { binary: typeof frame !== "string" });
+        send(frame: WireFrame, written?: () => void) {
+          if (ws.readyState !== ws.OPEN) return;
+          ws.send(frame, typeof frame === "string" ? textFrame : binaryFrame, written);
         },
         close(code: number, reason: string) {
           ws.close(code, reason);
@@ -72,26 +78,23 @@ export class WsTransport implements Transport {
         const bytes = bytesOf(data);
         listener.onFrame(isBinary ? new Uint8Array(bytes) : bytes.toString("utf8"));
       });
-      ws.on("pong", () => this.#awaitingPong.delete(ws));
+      ws.on("pong", () => listener.onPong?.());
       ws.on("error", (err) => this.#logger.debug({ err: String(err) }, "websocket error"));
       ws.on("close", (code) => {
         this.#sockets.delete(ws);
-        this.#awaitingPong.delete(ws);
         listener.onClose(code);
         if (this.#sockets.size === 0) this.#drained?.();
       });
     });
   }
 
+  /**
+   * Pings every socket. A missed pong alone does not cut a socket: one that keeps sending is
+   * alive. The connection's idle timeout closes those that neither send nor answer (4010).
+   */
   #heartbeat(): void {
     for (const ws of this.#sockets) {
-      if (this.#awaitingPong.has(ws)) {
-        this.#logger.debug({}, "websocket missed its pong; cutting it");
-        ws.terminate();
-        continue;
-      }
-      this.#awaitingPong.add(ws);
-      ws.ping();
+      if (ws.readyState === ws.OPEN) ws.ping();
     }
   }
 

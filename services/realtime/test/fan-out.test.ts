@@ -13,9 +13,11 @@ import { startReady } from "@kindred/service-kit";
 import { describe, expect, it } from "vitest";
 import {
   contentEvents,
+  everyoneIsMember,
   handledUpTo,
   openSocket,
   realtimeHost,
+  realtimeHostWith,
   type TestSocket,
 } from "./helpers.ts";
 
@@ -38,7 +40,9 @@ describe("realtime fan-out", () => {
   it("drops removed posts and responses on the sockets of their circle, whatever the reason", async () => {
     await using events = await contentEvents();
     await events.createStream();
-    await using host = await startReady(realtimeHost(events.namespace));
+    await using host = await startReady(
+      realtimeHostWith(events.namespace, { access: everyoneIsMember }),
+    );
     await using socket = await openSocket(host.url, { token: `token-${alice}` });
     await subscribed(socket, `circle:${circle}`);
 
@@ -180,7 +184,9 @@ describe("realtime fan-out", () => {
   it("stops live delivery between two users as soon as one blocks the other, until unblocked", async () => {
     await using events = await contentEvents();
     await events.createAllStreams();
-    await using host = await startReady(realtimeHost(events.namespace));
+    await using host = await startReady(
+      realtimeHostWith(events.namespace, { access: everyoneIsMember }),
+    );
     await using ofAlice = await openSocket(host.url, { token: `token-${alice}` });
     await using ofBob = await openSocket(host.url, { token: `token-${bob}` });
     await subscribed(ofAlice, `circle:${circle}`);

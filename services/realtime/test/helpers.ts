@@ -4,6 +4,7 @@ import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufb
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import {
   contentEvents as catalog,
+  circlesStream,
   contentStream,
   identityStream,
   moderationStream,
@@ -19,10 +20,12 @@ import {
   toHeaders,
 } from "@kindred/events";
 import { NatsClient } from "@kindred/nats";
+import { ErrorCode } from "@kindred/proto/realtime/v1";
 import type { ServiceHost } from "@kindred/runtime";
 import { deleteNamespaceStreams, testServiceEnv } from "@kindred/service-kit";
 import { recordingLogger, testEnv, uniqueName, waitFor } from "@kindred/testing";
-import { createApp } from "../src/app.ts";
+import { createApp, type RealtimeOverrides } from "../src/app.ts";
+import type { Admission, CircleAccess } from "../src/circle-access.ts";
 import { loadRealtimeConfig } from "../src/config.ts";
 import type { TokenVerifier } from "../src/token-verifier.ts";
 
@@ -248,4 +251,93 @@ export function rawUpgrade(
     req.on("error", reject);
     req.end();
   });
+}
+
+/** Realtime reading a test's namespace with the fake verifier and the given overrides. */
+export function realtimeHostWith(
+  namespace: string,
+  overrides: RealtimeOverrides,
+  extra: Record<string, string> = {},
+) {
+  return createApp(
+    loadRealtimeConfig(testServiceEnv({ extra: { EVENTS_NAMESPACE: namespace, ...extra } })),
+    { verifier: fakeVerifier, ...overrides },
+  );
+}
+
+/**
+ * Circle memberships as a test declares them, in place of circles' GetCircle: `admit` answers
+ * from `members` (`<circle>:<user>`), once `gate` (when set) resolves; the tokens it was given
+ * and what it was told to forget are recorded.
+ */
+export class FakeMembership implements CircleAccess {
+  readonly members = new Set<string>();
+  readonly tokens: string[] = [];
+  readonly forgotten: string[] = [];
+  gate: Promise<unknown> | undefined;
+
+  add(circleId: string, ...userIds: string[]): this {
+    for (const userId of userIds) this.members.add(`${circleId}:${userId}`);
+    return this;
+  }
+
+  remove(circleId: string, userId: string): void {
+    this.members.delete(`${circleId}:${userId}`);
+  }
+
+  async admit(userId: string, circleId: string, accessToken: string): Promise<Admission> {
+    this.tokens.push(accessToken);
+    await this.gate;
+    return this.members.has(`${circleId}:${userId}`)
+      ? { allowed: true }
+      : {
+          allowed: false,
+          code: ErrorCode.PERMISSION_DENIED,
+          message: "only members of this circle can subscribe to it",
+        };
+  }
+
+  forget(circleId: string, userId?: string): void {
+    this.forgotten.push(userId === undefined ? circleId : `${circleId}:${userId}`);
+  }
+}
+
+/** Every user is a member of every circle (tests of what happens after a subscribe). */
+export const everyoneIsMember: CircleAccess = {
+  admit: () => ({ allowed: true }),
+  forget: () => {},
+};
+
+/** The CIRCLES stream of a test's namespace, as the circles service creates it. */
+export async function createCirclesStream(namespace: string): Promise<void> {
+  const nats = new NatsClient(
+    { servers: [testEnv.natsUrl], token: undefined, connectTimeoutMs: 2_000 },
+    { name: "realtime-test", logger: recordingLogger() },
+  );
+  try {
+    await nats.connected();
+    await applyTopology(
+      await nats.jetstreamManager(),
+      [{ ...circlesStream, maxAgeMs: 3_600_000, duplicateWindowMs: 120_000 }],
+      {
+        namespace: eventNamespace(namespace),
+        replicas: 1,
+        maxBytes: -1,
+        logger: recordingLogger(),
+      },
+    );
+  } finally {
+    await nats[Symbol.asyncDispose]();
+  }
+}
+
+/** The next frame that matches, skipping the others. */
+export async function frameWhere(
+  socket: TestSocket,
+  match: (frame: Record<string, unknown>) => boolean,
+): Promise<Record<string, unknown>> {
+  for (;;) {
+    const frame = (await socket.next()) as Record<string, unknown>;
+    if (match(frame)) return frame;
+  }
 }
