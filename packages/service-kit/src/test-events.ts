@@ -62,6 +62,33 @@ export async function publishTestEvent<Desc extends DescMessage>(options: {
   }
 }
 
+/**
+ * Publishes an event that was already delivered again, with its original event id (as an
+ * operator's `republish` would, past JetStream's de-duplication window by a new `Nats-Msg-Id`):
+ * consumer tests use it to show that a redelivery changes nothing.
+ */
+export async function redeliverTestEvent<Desc extends DescMessage>(options: {
+  natsUrl: string;
+  namespace: EventNamespace;
+  event: EventType<Desc>;
+  message: MessageInitShape<Desc>;
+  meta: EventMetadata;
+}): Promise<void> {
+  const nc = await connect({ servers: options.natsUrl });
+  try {
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(toHeaders(options.meta, options.event.schema.typeName)))
+      h.set(k, v);
+    await jetstream(nc).publish(
+      subjectIn(options.namespace, options.event.subject),
+      toBinary(options.event.schema, create(options.event.schema, options.message)),
+      { msgID: `${options.meta.id}:1`, headers: h },
+    );
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Deletes every stream of a test's namespace (and with them their consumers). */
 export async function deleteNamespaceStreams(
   natsUrl: string,

@@ -1,11 +1,5 @@
 import { randomUUID } from "node:crypto";
-import {
-  create,
-  type DescMessage,
-  fromBinary,
-  type MessageInitShape,
-  toBinary,
-} from "@bufbuild/protobuf";
+import { type DescMessage, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -18,13 +12,12 @@ import {
   eventNamespace,
   type StreamSpec,
   streamIn,
-  subjectIn,
-  toHeaders,
 } from "@kindred/events";
 import { CircleService, Visibility } from "@kindred/proto/circles/v1";
 import {
   deleteNamespaceStreams,
   publishTestEvent,
+  redeliverTestEvent,
   startReady,
   testServiceEnv,
 } from "@kindred/service-kit";
@@ -35,8 +28,8 @@ import {
   uniqueName,
   waitFor,
 } from "@kindred/testing";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, headers as natsHeaders } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { expect } from "vitest";
 import { buildApp, type CirclesApp } from "../src/app.ts";
 import { loadCirclesConfig } from "../src/config.ts";
@@ -260,18 +253,13 @@ export async function startCircles(extra: Record<string, string> = {}): Promise<
     },
     async redeliver(consumer, meta, event, message) {
       const before = await consumed(consumer, "duplicate");
-      const nc = await connect({ servers: testEnv.natsUrl });
-      try {
-        const h = natsHeaders();
-        for (const [k, v] of Object.entries(toHeaders(meta, event.schema.typeName))) h.set(k, v);
-        await jetstream(nc).publish(
-          subjectIn(eventNamespace(namespace), event.subject),
-          toBinary(event.schema, create(event.schema, message)),
-          { msgID: `${meta.id}:1`, headers: h },
-        );
-      } finally {
-        await nc.close();
-      }
+      await redeliverTestEvent({
+        natsUrl: testEnv.natsUrl,
+        namespace: eventNamespace(namespace),
+        event,
+        message,
+        meta,
+      });
       await waitFor(
         async () => ((await consumed(consumer, "duplicate")) > before ? true : undefined),
         {

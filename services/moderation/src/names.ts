@@ -23,7 +23,7 @@ import type {
   ScopeName,
   TargetKindName,
 } from "./db/schema.ts";
-import type { ReasonName } from "./rules/types.ts";
+import type { ReasonName, Severity } from "./rules/types.ts";
 
 export type { ReasonName };
 
@@ -126,9 +126,8 @@ export const criticalPriority = 4;
 export const highPriority = 3;
 export const normalPriority = 2;
 
-const severities = { low: 1, medium: 2, high: 3, critical: 4 } as const;
-export type SeverityName = keyof typeof severities;
-export const severityRank = (name: SeverityName): number => severities[name];
+const severities: Record<Severity, number> = { low: 1, medium: 2, high: 3, critical: 4 };
+export const severityRank = (name: Severity): number => severities[name];
 
 const outcomes: Record<OutcomeName, RuleOutcome> = {
   allow: RuleOutcome.ALLOW,

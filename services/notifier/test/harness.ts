@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -18,20 +18,19 @@ import {
   type EventType,
   eventNamespace,
   type StreamSpec,
-  subjectIn,
-  toHeaders,
 } from "@kindred/events";
 import { CircleRole } from "@kindred/proto/circles/v1";
 import { NotifierService, Platform } from "@kindred/proto/notifier/v1";
 import {
   deleteNamespaceStreams,
   publishTestEvent,
+  redeliverTestEvent,
   startReady,
   testServiceEnv,
 } from "@kindred/service-kit";
 import { createTestDatabase, testEnv, uniqueName, waitFor } from "@kindred/testing";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, headers as natsHeaders } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { expect } from "vitest";
 import { buildApp, type NotifierApp } from "../src/app.ts";
 import { loadNotifierConfig } from "../src/config.ts";
@@ -215,18 +214,13 @@ export async function startNotifier(options: StartOptions = {}) {
     message: MessageInitShape<Desc>,
   ) {
     const before = await consumed(consumer, "duplicate");
-    const nc = await connect({ servers: testEnv.natsUrl });
-    try {
-      const h = natsHeaders();
-      for (const [k, v] of Object.entries(toHeaders(meta, event.schema.typeName))) h.set(k, v);
-      await jetstream(nc).publish(
-        subjectIn(eventNamespace(namespace), event.subject),
-        toBinary(event.schema, create(event.schema, message)),
-        { msgID: `${meta.id}:1`, headers: h },
-      );
-    } finally {
-      await nc.close();
-    }
+    await redeliverTestEvent({
+      natsUrl: testEnv.natsUrl,
+      namespace: eventNamespace(namespace),
+      event,
+      message,
+      meta,
+    });
     await waitFor(
       async () => ((await consumed(consumer, "duplicate")) > before ? true : undefined),
       { what: `${consumer} to see event ${meta.id} again` },
