@@ -35,11 +35,12 @@ describe("devices", () => {
     expect(await h.kysely.selectFrom("device").selectAll().execute()).toHaveLength(1);
 
     // Someone else's device is not found, like one that does not exist.
+    // Thunks, so that no call's rejection waits unhandled while another is awaited.
     for (const call of [
-      bob.n.unregisterDevice({ deviceId: device?.id ?? "" }),
-      alice.n.unregisterDevice({ deviceId: "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b10" }),
+      () => bob.n.unregisterDevice({ deviceId: device?.id ?? "" }),
+      () => alice.n.unregisterDevice({ deviceId: "0195f1d2-7c3a-7b2e-9a41-3f6c2d8e9b10" }),
     ]) {
-      const err = await connectErrorOf(call);
+      const err = await connectErrorOf(call());
       expect(err).toMatchObject({ code: Code.NotFound, rawMessage: "device not found" });
     }
     expect(await connectErrorOf(alice.n.unregisterDevice({ deviceId: "nope" }))).toMatchObject({
