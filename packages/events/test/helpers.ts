@@ -77,7 +77,15 @@ export async function backbone(options: { natsUrl?: string } = {}) {
     admin,
     /** Every event id in the stream, in stream order. */
     async streamIds(): Promise<{ id: string; aggregate: string }[]> {
-      const info = await jsm.streams.info(stream);
+      // After a NATS restart this admin connection may still be reconnecting: its first JetStream
+      // requests can time out while the service's own connection already works again.
+      let info: Awaited<ReturnType<typeof jsm.streams.info>> | undefined;
+      for (let attempt = 1; info === undefined; attempt++) {
+        info = await jsm.streams.info(stream).catch((err: unknown) => {
+          if (attempt >= 5) throw err;
+          return undefined;
+        });
+      }
       const out: { id: string; aggregate: string }[] = [];
       for (
         let seq = info.state.first_seq;
